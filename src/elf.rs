@@ -1,0 +1,484 @@
+//! The ELF facts of one file: class, byte order, machine, type, PT_INTERP, and from the dynamic
+//! segment SONAME, DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_FLAGS_1, the version definitions and the
+//! version needs.
+//!
+//! Reading follows the loader: only the ELF header, the program headers, PT_DYNAMIC, the dynamic
+//! string table and the DT_VERDEF/DT_VERNEED records are touched, each located through the PT_LOAD
+//! segments (the section headers, which the loader never reads, are not needed and may be missing).
+//! Parsing uses the object crate's low-level `read::elf` API over a memmap2 mapping; every offset,
+//! size and count comes from the file and is bounds-checked. This module does not search for
+//! files and does not decide whether a loader would accept one: see `loader`.
+
+use std::fs::File;
+use std::path::Path;
+
+use object::elf;
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::{Endianness, ReadRef};
+use serde::Serialize;
+
+use crate::abi::Abi;
+
+/// Why a file could not be read as ELF. The text is one line, without the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfError(pub String);
+
+impl std::fmt::Display for ElfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(reason: impl Into<String>) -> Result<T, ElfError> {
+    Err(ElfError(reason.into()))
+}
+
+/// The identification bytes and the first header fields, enough for the loader's
+/// candidate checks (`open_verify`) without mapping the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ident {
+    pub class64: bool,
+    pub big_endian: bool,
+    /// `EI_CLASS`, `EI_DATA`, `EI_VERSION`, `EI_OSABI`, `EI_ABIVERSION` as found.
+    pub class: u8,
+    pub data: u8,
+    pub version: u8,
+    pub osabi: u8,
+    pub abiversion: u8,
+    pub padding_zero: bool,
+    pub e_type: u16,
+    pub e_machine: u16,
+    pub e_version: u32,
+    pub e_phentsize: u16,
+}
+
+/// Bytes needed to read an [`Ident`]: the size of an ELF32 header.
+pub const IDENT_LEN: usize = 52;
+
+impl Ident {
+    /// Reads the identification from the first bytes of a file. `None` when the bytes are not an
+    /// ELF header (too short or bad magic) or the class/data bytes are invalid.
+    pub fn parse(bytes: &[u8]) -> Option<Ident> {
+        if bytes.len() < IDENT_LEN || bytes[..4] != elf::ELFMAG {
+            return None;
+        }
+        let class64 = match bytes[4] {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let big_endian = match bytes[5] {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let u16_at = |o: usize| {
+            let b = [bytes[o], bytes[o + 1]];
+            if big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) }
+        };
+        let u32_at = |o: usize| {
+            let b = [bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]];
+            if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+        };
+        // e_phentsize sits after e_entry/e_phoff/e_shoff/e_flags/e_ehsize, whose width depends on the class.
+        let phentsize_at = if class64 { 54 } else { 42 };
+        Some(Ident {
+            class64,
+            big_endian,
+            class: bytes[4],
+            data: bytes[5],
+            version: bytes[6],
+            osabi: bytes[7],
+            abiversion: bytes[8],
+            padding_zero: bytes[9..16].iter().all(|&b| b == 0),
+            e_type: u16_at(16),
+            e_machine: u16_at(18),
+            e_version: u32_at(20),
+            e_phentsize: if bytes.len() >= phentsize_at + 2 { u16_at(phentsize_at) } else { 0 },
+        })
+    }
+}
+
+/// One version definition (`Verdef` with its `Verdaux` names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionDef {
+    pub index: u16,
+    pub name: String,
+    pub flags: u16,
+    /// `VER_FLG_BASE`: the entry naming the file itself.
+    pub base: bool,
+    pub weak: bool,
+    /// Names from the second and later `Verdaux` records.
+    pub parents: Vec<String>,
+}
+
+/// One version an object needs from one file (`Vernaux`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionNeedName {
+    pub name: String,
+    pub index: u16,
+    pub weak: bool,
+}
+
+/// The versions an object needs from one DT_NEEDED file (`Verneed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionNeed {
+    pub file: String,
+    pub versions: Vec<VersionNeedName>,
+}
+
+/// Everything graft needs to know about one ELF file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ElfFacts {
+    pub class64: bool,
+    pub big_endian: bool,
+    pub machine: u16,
+    pub e_type: u16,
+    pub interpreter: Option<String>,
+    pub soname: Option<String>,
+    pub needed: Vec<String>,
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    pub flags_1: u64,
+    /// Whether the file has a PT_DYNAMIC segment at all (static executables do not).
+    pub dynamic: bool,
+    pub version_definitions: Vec<VersionDef>,
+    pub version_needs: Vec<VersionNeed>,
+}
+
+impl ElfFacts {
+    /// Maps and parses a file.
+    pub fn read(path: &Path) -> Result<ElfFacts, ElfError> {
+        let file = File::open(path).map_err(|e| ElfError(io_reason(&e)))?;
+        Self::read_file(&file)
+    }
+
+    /// Maps and parses an already opened file.
+    pub fn read_file(file: &File) -> Result<ElfFacts, ElfError> {
+        let meta = file.metadata().map_err(|e| ElfError(io_reason(&e)))?;
+        if !meta.is_file() {
+            return err("not a regular file");
+        }
+        if meta.len() == 0 {
+            return err("file too short");
+        }
+        // SAFETY: the mapping is private and read-only; graft reads files it does not own, and a
+        // concurrent truncation can only fault a read of a file that is being replaced.
+        let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| ElfError(io_reason(&e)))?;
+        Self::parse(&map)
+    }
+
+    /// Parses the bytes of a whole file.
+    pub fn parse(data: &[u8]) -> Result<ElfFacts, ElfError> {
+        if data.len() < 16 || data[..4] != elf::ELFMAG {
+            return err(if data.len() < 4 { "file too short" } else { "invalid ELF header" });
+        }
+        match data[4] {
+            1 => parse_class::<elf::FileHeader32<Endianness>>(data),
+            2 => parse_class::<elf::FileHeader64<Endianness>>(data),
+            c => err(format!("invalid ELF class {c}")),
+        }
+    }
+
+    /// The ABI whose loader would load this object, if graft knows it.
+    pub fn abi(&self) -> Option<&'static Abi> {
+        Abi::for_object(self.class64, self.big_endian, self.machine)
+    }
+
+    /// `DF_1_NODEFLIB`: the cache and the default directories are not searched for this
+    /// object's needs.
+    pub fn nodeflib(&self) -> bool {
+        self.flags_1 & elf::DF_1_NODEFLIB.0 != 0
+    }
+
+    /// The names this object defines as versions, without the BASE entry.
+    pub fn defined_versions(&self) -> impl Iterator<Item = &str> {
+        self.version_definitions.iter().filter(|d| !d.base).map(|d| d.name.as_str())
+    }
+}
+
+/// A one-line reason for an I/O error, without the path.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// A view of the file through the PT_LOAD segments, as the loader maps it.
+struct Loads {
+    /// (p_vaddr, p_offset, p_filesz)
+    segments: Vec<(u64, u64, u64)>,
+}
+
+impl Loads {
+    /// The file offset of a virtual address, if a PT_LOAD maps it from the file.
+    fn offset(&self, addr: u64) -> Option<u64> {
+        self.segments.iter().find_map(|&(vaddr, offset, filesz)| {
+            let delta = addr.checked_sub(vaddr)?;
+            (delta < filesz).then(|| offset.checked_add(delta)).flatten()
+        })
+    }
+}
+
+fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFacts, ElfError> {
+    let header = H::parse(data).or_else(|_| err("invalid ELF header"))?;
+    let endian = header.endian().or_else(|_| err("invalid ELF byte order"))?;
+    let phentsize = usize::from(header.e_phentsize(endian));
+    if header.e_phnum(endian) != 0 && phentsize != std::mem::size_of::<H::ProgramHeader>() {
+        return err(format!("ELF file's phentsize {phentsize} is not the expected size"));
+    }
+    let phdrs =
+        header.program_headers(endian, data).or_else(|_| err("program headers lie outside the file"))?;
+    let mut facts = ElfFacts {
+        class64: header.is_class_64(),
+        big_endian: header.is_big_endian(),
+        machine: header.e_machine(endian).0,
+        e_type: header.e_type(endian).0,
+        interpreter: None,
+        soname: None,
+        needed: Vec::new(),
+        rpath: None,
+        runpath: None,
+        flags_1: 0,
+        dynamic: false,
+        version_definitions: Vec::new(),
+        version_needs: Vec::new(),
+    };
+    let loads = Loads {
+        segments: phdrs
+            .iter()
+            .filter(|p| p.p_type(endian) == elf::PT_LOAD)
+            .map(|p| (p.p_vaddr(endian).into(), p.p_offset(endian).into(), p.p_filesz(endian).into()))
+            .collect(),
+    };
+    let mut dynamic = None;
+    for phdr in phdrs {
+        if let Some(interp) = phdr
+            .interpreter(endian, data)
+            .or_else(|_| err("PT_INTERP lies outside the file or is not terminated"))?
+        {
+            facts.interpreter = Some(String::from_utf8_lossy(interp).into_owned());
+        }
+        if dynamic.is_none() {
+            dynamic = phdr.dynamic(endian, data).or_else(|_| err("PT_DYNAMIC lies outside the file"))?;
+        }
+    }
+    let Some(dynamic) = dynamic else {
+        return Ok(facts);
+    };
+    facts.dynamic = true;
+
+    // First pass: the addresses and sizes; strings need DT_STRTAB, which may come later.
+    let mut strtab = None;
+    let mut strsz = None;
+    let (mut verdef, mut verdefnum, mut verneed, mut verneednum) = (None, 0u64, None, 0u64);
+    for d in dynamic {
+        let tag = d.d_tag(endian);
+        let val: u64 = d.d_val(endian).into();
+        match tag {
+            elf::DT_NULL => break,
+            elf::DT_STRTAB => strtab = Some(val),
+            elf::DT_STRSZ => strsz = Some(val),
+            elf::DT_FLAGS_1 => facts.flags_1 = val,
+            elf::DT_VERDEF => verdef = Some(val),
+            elf::DT_VERDEFNUM => verdefnum = val,
+            elf::DT_VERNEED => verneed = Some(val),
+            elf::DT_VERNEEDNUM => verneednum = val,
+            _ => {}
+        }
+    }
+    let strings = match strtab {
+        Some(addr) => {
+            let offset = loads.offset(addr).ok_or_else(|| {
+                ElfError(format!("DT_STRTAB address {addr:#x} is not in any PT_LOAD segment"))
+            })?;
+            let avail = (data.len() as u64).saturating_sub(offset);
+            let size = strsz.unwrap_or(avail).min(avail);
+            data.read_bytes_at(offset, size).or_else(|_| err("dynamic string table lies outside the file"))?
+        }
+        None => &[][..],
+    };
+    let string = |off: u64| -> Result<String, ElfError> {
+        let start = usize::try_from(off)
+            .ok()
+            .filter(|&s| s < strings.len())
+            .ok_or_else(|| ElfError(format!("dynamic string offset {off:#x} is outside the string table")))?;
+        let rest = &strings[start..];
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| ElfError(format!("dynamic string at {off:#x} is not terminated")))?;
+        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+    };
+    let join = |slot: &mut Option<String>, s: String| match slot {
+        Some(prev) => {
+            prev.push(':');
+            prev.push_str(&s);
+        }
+        None => *slot = Some(s),
+    };
+    for d in dynamic {
+        let tag = d.d_tag(endian);
+        let val: u64 = d.d_val(endian).into();
+        match tag {
+            elf::DT_NULL => break,
+            elf::DT_NEEDED => facts.needed.push(string(val)?),
+            elf::DT_SONAME => facts.soname = Some(string(val)?),
+            elf::DT_RPATH => join(&mut facts.rpath, string(val)?),
+            elf::DT_RUNPATH => join(&mut facts.runpath, string(val)?),
+            _ => {}
+        }
+    }
+    if let Some(addr) = verdef {
+        facts.version_definitions = read_verdefs(data, endian, &loads, addr, verdefnum, &string)?;
+    }
+    if let Some(addr) = verneed {
+        facts.version_needs = read_verneeds(data, endian, &loads, addr, verneednum, &string)?;
+    }
+    Ok(facts)
+}
+
+/// The largest number of version records a file of this size can hold; bounds hostile counts.
+fn record_limit(data: &[u8], count: u64, record: u64) -> u64 {
+    count.min(data.len() as u64 / record)
+}
+
+fn read_verdefs(
+    data: &[u8],
+    endian: Endianness,
+    loads: &Loads,
+    addr: u64,
+    count: u64,
+    string: &dyn Fn(u64) -> Result<String, ElfError>,
+) -> Result<Vec<VersionDef>, ElfError> {
+    let mut offset = loads
+        .offset(addr)
+        .ok_or_else(|| ElfError(format!("DT_VERDEF address {addr:#x} is not in any PT_LOAD segment")))?;
+    let mut out = Vec::new();
+    for _ in 0..record_limit(data, count, 20) {
+        let vd = data
+            .read_at::<elf::Verdef<Endianness>>(offset)
+            .or_else(|_| err("version definition lies outside the file"))?;
+        let flags = vd.vd_flags.get(endian).0;
+        let mut names = Vec::new();
+        let mut aux = offset.checked_add(u64::from(vd.vd_aux.get(endian)));
+        for _ in 0..vd.vd_cnt.get(endian) {
+            let Some(at) = aux else { break };
+            let vda = data
+                .read_at::<elf::Verdaux<Endianness>>(at)
+                .or_else(|_| err("version definition name lies outside the file"))?;
+            names.push(string(vda.vda_name.get(endian).into())?);
+            let next = vda.vda_next.get(endian);
+            aux = if next == 0 { None } else { at.checked_add(next.into()) };
+        }
+        let mut names = names.into_iter();
+        out.push(VersionDef {
+            index: vd.vd_ndx.get(endian).0,
+            name: names.next().unwrap_or_default(),
+            flags,
+            base: flags & elf::VER_FLG_BASE.0 != 0,
+            weak: flags & elf::VER_FLG_WEAK.0 != 0,
+            parents: names.collect(),
+        });
+        let next = vd.vd_next.get(endian);
+        if next == 0 {
+            break;
+        }
+        offset = offset
+            .checked_add(next.into())
+            .ok_or_else(|| ElfError("version definition chain overflows".into()))?;
+    }
+    Ok(out)
+}
+
+fn read_verneeds(
+    data: &[u8],
+    endian: Endianness,
+    loads: &Loads,
+    addr: u64,
+    count: u64,
+    string: &dyn Fn(u64) -> Result<String, ElfError>,
+) -> Result<Vec<VersionNeed>, ElfError> {
+    let mut offset = loads
+        .offset(addr)
+        .ok_or_else(|| ElfError(format!("DT_VERNEED address {addr:#x} is not in any PT_LOAD segment")))?;
+    let mut out = Vec::new();
+    for _ in 0..record_limit(data, count, 16) {
+        let vn = data
+            .read_at::<elf::Verneed<Endianness>>(offset)
+            .or_else(|_| err("version need lies outside the file"))?;
+        let mut versions = Vec::new();
+        let mut aux = offset.checked_add(u64::from(vn.vn_aux.get(endian)));
+        for _ in 0..vn.vn_cnt.get(endian) {
+            let Some(at) = aux else { break };
+            let vna = data
+                .read_at::<elf::Vernaux<Endianness>>(at)
+                .or_else(|_| err("version need name lies outside the file"))?;
+            versions.push(VersionNeedName {
+                name: string(vna.vna_name.get(endian).into())?,
+                index: vna.vna_other.get(endian).0,
+                weak: vna.vna_flags.get(endian).0 & elf::VER_FLG_WEAK.0 != 0,
+            });
+            let next = vna.vna_next.get(endian);
+            aux = if next == 0 { None } else { at.checked_add(next.into()) };
+        }
+        out.push(VersionNeed { file: string(vn.vn_file.get(endian).into())?, versions });
+        let next = vn.vn_next.get(endian);
+        if next == 0 {
+            break;
+        }
+        offset =
+            offset.checked_add(next.into()).ok_or_else(|| ElfError("version need chain overflows".into()))?;
+    }
+    Ok(out)
+}
+
+/// The ELF type's name as readelf prints it.
+pub fn type_name(e_type: u16) -> String {
+    match e_type {
+        0 => "NONE".into(),
+        1 => "REL".into(),
+        2 => "EXEC".into(),
+        3 => "DYN".into(),
+        4 => "CORE".into(),
+        t => format!("{t:#x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_garbage_with_reasons() {
+        assert_eq!(ElfFacts::parse(b"").unwrap_err().0, "file too short");
+        assert_eq!(ElfFacts::parse(b"/* GNU ld script */ GROUP(a b)").unwrap_err().0, "invalid ELF header");
+        let mut header = vec![0u8; 64];
+        header[..4].copy_from_slice(&elf::ELFMAG);
+        header[4] = 9;
+        assert!(ElfFacts::parse(&header).unwrap_err().0.contains("class"));
+    }
+
+    #[test]
+    fn reads_this_test_binary() {
+        let exe = std::env::current_exe().unwrap();
+        let facts = ElfFacts::read(&exe).unwrap();
+        assert!(facts.dynamic);
+        assert!(facts.needed.iter().any(|n| n.starts_with("libc.so")));
+        assert!(facts.interpreter.is_some());
+        assert!(facts.abi().is_some());
+    }
+
+    #[test]
+    fn ident_reads_header_fields() {
+        let exe = std::env::current_exe().unwrap();
+        let bytes = std::fs::read(exe).unwrap();
+        let id = Ident::parse(&bytes).unwrap();
+        assert_eq!(id.version, 1);
+        assert_eq!(id.e_version, 1);
+        assert!(id.e_phentsize == 56 || id.e_phentsize == 32);
+        assert!(Ident::parse(&bytes[..20]).is_none());
+    }
+}

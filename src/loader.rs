@@ -1,0 +1,901 @@
+//! Emulating glibc's dynamic loader for one ABI inside one sysroot: which file each DT_NEEDED
+//! becomes, exactly as `ld.so` would decide it (`_dl_map_object`, `_dl_map_object_deps`).
+//!
+//! - Breadth-first loading with one namespace: a name already loaded (as requested name, path or
+//!   SONAME) satisfies later requests without a search; the interpreter is pre-loaded; two paths
+//!   to one file (same device and inode) are one object.
+//! - The search for a bare name: the DT_RPATH chain from the requester up through its loaders and
+//!   the main program (only when the requester has no DT_RUNPATH), `--library-path`
+//!   (LD_LIBRARY_PATH), the requester's DT_RUNPATH, ld.so.cache, the default directories
+//!   (the last two skipped under DF_1_NODEFLIB); each directory with its hwcaps subdirectories
+//!   first; dynamic string tokens expanded.
+//! - Candidate validation as `open_verify`: a wrong class or machine is passed over silently; a
+//!   short or non-ELF file, a wrong byte order, a directory or a FIFO is fatal, never replaced by a
+//!   later candidate.
+//!
+//! Per-ABI facts of the sysroot (layout, `$LIB`, default directories, cache, glibc version) live in
+//! [`AbiContext`], computed once. File probes and ELF facts are cached across resolutions, so one
+//! [`Resolver`] can resolve many files quickly.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::rc::Rc;
+
+use crate::abi::{self, Abi};
+use crate::elf::{ElfFacts, Ident, io_reason};
+use crate::ldcache::LdCache;
+use crate::ldconf;
+use crate::sysroot::{OpenError, Sysroot, join, split_path};
+
+/// Which glibc-hwcaps subdirectories to search.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Hwcaps {
+    /// Those this CPU supports, as the loader running here would.
+    #[default]
+    Native,
+    /// Those at or below a named level (e.g. `x86-64-v3`).
+    Level(String),
+    /// None: a baseline CPU.
+    None,
+}
+
+/// How to emulate the loader.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// LD_LIBRARY_PATH, as in-root directories.
+    pub library_path: Vec<String>,
+    pub hwcaps: Hwcaps,
+    /// `$PLATFORM`; the ABI's usual AT_PLATFORM when not given.
+    pub platform: Option<String>,
+}
+
+/// The identity the loader de-duplicates on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// What the loader would do with one candidate path.
+#[derive(Debug, Clone)]
+enum Candidate {
+    /// ENOENT: try the next one.
+    Missing,
+    /// EACCES: try the next one, remember why.
+    Denied,
+    /// Another open error: the rest of this directory list is skipped (`open_path` returns).
+    EndOfList(String),
+    /// Wrong class or machine: passed over silently.
+    Skip(String),
+    /// The load fails here.
+    Fatal(String),
+    Accept(Rc<Object>),
+}
+
+/// A file the loader accepted.
+#[derive(Debug)]
+pub struct Object {
+    pub id: FileId,
+    pub facts: Rc<ElfFacts>,
+}
+
+/// Where a dependency was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Main,
+    Interpreter,
+    /// Already loaded under this name or SONAME (never stored: edges only).
+    Path,
+    Rpath,
+    LibraryPath,
+    Runpath,
+    Cache,
+    DefaultDirs,
+}
+
+/// One object of a load closure.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The name first requested (a DT_NEEDED string; the file for the main object; the SONAME
+    /// for the interpreter).
+    pub name: String,
+    /// The in-root path where the loader finds it, as found (symlinks not resolved).
+    pub path: Option<String>,
+    pub object: Option<Rc<Object>>,
+    /// The object whose DT_NEEDED first pulled this one in.
+    pub loader: Option<usize>,
+    pub source: Option<Source>,
+    /// Why it is missing or unloadable.
+    pub error: Option<String>,
+    /// Whether ld.so would abort the whole load here (not just report "not found").
+    pub fatal: bool,
+}
+
+/// The result of loading one file.
+#[derive(Debug)]
+pub struct Closure {
+    pub abi: &'static Abi,
+    /// Load order: the main object first, then the interpreter (if any), then breadth-first.
+    pub objects: Vec<Loaded>,
+    /// Edges: (requester, needed name, object index).
+    pub edges: Vec<(usize, String, usize)>,
+    pub warnings: Vec<String>,
+}
+
+impl Closure {
+    /// Whether every dependency was found and loadable.
+    pub fn complete(&self) -> bool {
+        self.objects.iter().all(|o| o.error.is_none())
+    }
+}
+
+/// Per-ABI facts of the sysroot.
+#[derive(Debug)]
+pub struct AbiContext {
+    pub abi: &'static Abi,
+    /// `$LIB`.
+    pub lib: String,
+    /// The loader's built-in system directories, without trailing slash.
+    pub default_dirs: Vec<String>,
+    pub cache: Option<LdCache>,
+    pub cache_path: Option<String>,
+    /// ldconfig's index, emulated from ld.so.conf when there is no cache: SONAME → path.
+    pub emulated_cache: Option<HashMap<String, String>>,
+    /// `glibc-hwcaps/NAME` and legacy subdirectories, best first.
+    pub subdirs: Vec<String>,
+    /// The glibc-hwcaps names active for cache lookups.
+    pub glibc_hwcaps: Vec<String>,
+    pub glibc_version: Option<(u32, u32)>,
+    pub platform: String,
+    pub warnings: Vec<String>,
+}
+
+/// The loader emulation over one sysroot, for any ABI; caches are shared by every resolution.
+pub struct Resolver<'s> {
+    sysroot: &'s Sysroot,
+    options: Options,
+    probes: RefCell<HashMap<(String, &'static str), Candidate>>,
+    facts: RefCell<HashMap<(FileId, u64, i64), Rc<ElfFacts>>>,
+    contexts: RefCell<HashMap<&'static str, Rc<AbiContext>>>,
+}
+
+/// Largest libc read when looking for its version banner.
+const MAX_LIBC_BYTES: u64 = 64 << 20;
+
+impl<'s> Resolver<'s> {
+    pub fn new(sysroot: &'s Sysroot, options: Options) -> Resolver<'s> {
+        Resolver {
+            sysroot,
+            options,
+            probes: RefCell::new(HashMap::new()),
+            facts: RefCell::new(HashMap::new()),
+            contexts: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn sysroot(&self) -> &Sysroot {
+        self.sysroot
+    }
+
+    /// Reads the ELF facts of an in-root file, cached by identity.
+    pub fn facts(&self, path: &str) -> Result<(FileId, Rc<ElfFacts>), String> {
+        let opened = self.sysroot.open_file(path).map_err(|e| e.to_string())?;
+        let meta = &opened.meta;
+        let id = FileId { dev: meta.dev(), ino: meta.ino() };
+        let key = (id, meta.size(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000);
+        if let Some(f) = self.facts.borrow().get(&key) {
+            return Ok((id, f.clone()));
+        }
+        let facts = Rc::new(ElfFacts::read_file(&opened.file).map_err(|e| e.0)?);
+        self.facts.borrow_mut().insert(key, facts.clone());
+        Ok((id, facts))
+    }
+
+    /// `open_verify`: what the loader of `abi` does with the file at `path`.
+    fn probe(&self, path: &str, abi: &'static Abi) -> Candidate {
+        let key = (path.to_string(), abi.tuple);
+        if let Some(c) = self.probes.borrow().get(&key) {
+            return c.clone();
+        }
+        let c = self.probe_uncached(path, abi);
+        self.probes.borrow_mut().insert(key, c.clone());
+        c
+    }
+
+    fn probe_uncached(&self, path: &str, abi: &'static Abi) -> Candidate {
+        let opened = match self.sysroot.open_file(path) {
+            Ok(o) => o,
+            Err(OpenError::NotFound) => return Candidate::Missing,
+            Err(OpenError::PermissionDenied) => return Candidate::Denied,
+            Err(OpenError::NotRegular("directory")) => {
+                return Candidate::Fatal(format!("{path}: cannot read file data: Is a directory"));
+            }
+            Err(OpenError::NotRegular("FIFO")) => {
+                return Candidate::Fatal(format!("{path}: is a FIFO; ld.so would block opening it"));
+            }
+            Err(OpenError::NotRegular(kind @ ("character device" | "block device"))) => {
+                return Candidate::Fatal(format!("{path}: file too short (a {kind})"));
+            }
+            Err(e) => return Candidate::EndOfList(format!("{path}: {e}")),
+        };
+        let ehdr_len = if abi.class64 { 64 } else { 52 };
+        let mut header = [0u8; 64];
+        let mut len = 0;
+        let mut file = &opened.file;
+        while len < ehdr_len {
+            match file.read(&mut header[len..ehdr_len]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) => {
+                    return Candidate::Fatal(format!("{path}: cannot read file data: {}", io_reason(&e)));
+                }
+            }
+        }
+        let fatal = |why: &str| Candidate::Fatal(format!("{path}: {why}"));
+        if len < ehdr_len {
+            return fatal("file too short");
+        }
+        if header[..4] != [0x7f, b'E', b'L', b'F'] {
+            return fatal("invalid ELF header");
+        }
+        let Some(id) = Ident::parse(&header[..len]) else {
+            // Bad class or data byte.
+            return if header[4] != 1 && header[4] != 2 {
+                Candidate::Skip(format!("{path}: wrong ELF class"))
+            } else {
+                fatal("ELF file data encoding invalid")
+            };
+        };
+        if id.class64 != abi.class64 {
+            return Candidate::Skip(format!(
+                "{path}: wrong ELF class: ELFCLASS{}",
+                if id.class64 { 64 } else { 32 }
+            ));
+        }
+        if id.big_endian != abi.big_endian {
+            return fatal(if abi.big_endian {
+                "ELF file data encoding not big-endian"
+            } else {
+                "ELF file data encoding not little-endian"
+            });
+        }
+        if id.version != 1 {
+            return fatal("ELF file version ident does not match current one");
+        }
+        if id.osabi != 0 && id.osabi != 3 {
+            return fatal("ELF file OS ABI invalid");
+        }
+        if id.abiversion > if id.osabi == 3 { 4 } else { 0 } {
+            return fatal("ELF file ABI version invalid");
+        }
+        if !id.padding_zero {
+            return fatal("nonzero padding in e_ident");
+        }
+        if id.e_version != 1 {
+            return fatal("ELF file version does not match current one");
+        }
+        if !abi.accepts(id.class64, id.e_machine) {
+            return Candidate::Skip(format!("{path}: wrong machine {}", id.e_machine));
+        }
+        if id.e_type != 2 && id.e_type != 3 {
+            return fatal("only ET_DYN and ET_EXEC can be loaded");
+        }
+        if id.e_phentsize != if abi.class64 { 56 } else { 32 } {
+            return fatal("ELF file's phentsize not the expected size");
+        }
+        let meta = &opened.meta;
+        let fid = FileId { dev: meta.dev(), ino: meta.ino() };
+        let key = (fid, meta.size(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000);
+        let cached = self.facts.borrow().get(&key).cloned();
+        let facts = match cached {
+            Some(f) => f,
+            None => match ElfFacts::read_file(&opened.file) {
+                Ok(f) => {
+                    let f = Rc::new(f);
+                    self.facts.borrow_mut().insert(key, f.clone());
+                    f
+                }
+                Err(e) => return fatal(&e.0),
+            },
+        };
+        Candidate::Accept(Rc::new(Object { id: fid, facts }))
+    }
+
+    /// The per-ABI facts of this sysroot, computed once.
+    pub fn context(&self, abi: &'static Abi) -> Rc<AbiContext> {
+        if let Some(c) = self.contexts.borrow().get(abi.tuple) {
+            return c.clone();
+        }
+        let c = Rc::new(self.build_context(abi));
+        self.contexts.borrow_mut().insert(abi.tuple, c.clone());
+        c
+    }
+
+    fn build_context(&self, abi: &'static Abi) -> AbiContext {
+        let mut warnings = Vec::new();
+        let (lib, default_dirs) = self.layout(abi);
+        let mut cache = None;
+        let mut cache_path = None;
+        let candidates = [
+            "/etc/ld.so.cache".to_string(),
+            "/var/cache/ldconfig/ld.so.cache".to_string(),
+            format!("/etc/ld-{}.cache", abi.tuple),
+        ];
+        for path in &candidates {
+            match self.sysroot.read_file(path, 256 << 20) {
+                Ok(bytes) => {
+                    match LdCache::parse(&bytes) {
+                        Ok(c) => cache = Some(c),
+                        Err(e) => warnings.push(format!("{path}: {e}; ignored, as the loader would")),
+                    }
+                    cache_path = Some(path.clone());
+                    break;
+                }
+                Err(OpenError::NotFound) => {}
+                Err(e) => warnings.push(format!("{path}: {e}")),
+            }
+        }
+        let platform = self.options.platform.clone().unwrap_or_else(|| abi.platform.to_string());
+        let mut ctx = AbiContext {
+            abi,
+            lib,
+            default_dirs,
+            cache,
+            cache_path,
+            emulated_cache: None,
+            subdirs: Vec::new(),
+            glibc_hwcaps: Vec::new(),
+            glibc_version: None,
+            platform,
+            warnings: Vec::new(),
+        };
+        ctx.glibc_version = self.glibc_version(&ctx);
+        let version = ctx.glibc_version.unwrap_or((2, 99));
+        if version >= (2, 33) {
+            ctx.glibc_hwcaps = self.active_glibc_hwcaps(abi);
+            ctx.subdirs = ctx.glibc_hwcaps.iter().map(|h| format!("glibc-hwcaps/{h}")).collect();
+        }
+        if version < (2, 37) {
+            ctx.subdirs.extend(legacy_subdirs(&ctx.platform, abi.legacy_hwcaps));
+        }
+        if ctx.cache_path.is_none() {
+            warnings.push(format!(
+                "no ld.so.cache in this root for {}: emulating ldconfig over /etc/ld.so.conf and the system directories",
+                abi.tuple
+            ));
+            ctx.emulated_cache = Some(self.emulate_ldconfig(&ctx));
+        }
+        ctx.warnings = warnings;
+        ctx
+    }
+
+    /// `$LIB` and the system directories, inferred from where the ABI's libc.so.6 lives.
+    fn layout(&self, abi: &'static Abi) -> (String, Vec<String>) {
+        let t = abi.tuple;
+        let mut families: Vec<(String, Vec<String>)> = vec![(
+            format!("lib/{t}"),
+            vec![format!("/lib/{t}"), format!("/usr/lib/{t}"), "/lib".into(), "/usr/lib".into()],
+        )];
+        if abi.class64 {
+            families.push(("lib64".into(), vec!["/lib64".into(), "/usr/lib64".into()]));
+        } else {
+            families.push(("lib32".into(), vec!["/usr/lib32".into(), "/lib32".into()]));
+        }
+        families.push(("lib".into(), vec!["/lib".into(), "/usr/lib".into()]));
+        for (lib, dirs) in &families {
+            let has_libc = dirs
+                .iter()
+                .take(2)
+                .any(|d| matches!(self.probe(&join(d, "libc.so.6"), abi), Candidate::Accept(_)));
+            if has_libc {
+                return (lib.clone(), dirs.clone());
+            }
+        }
+        families.swap_remove(0)
+    }
+
+    /// The sysroot glibc's release, from the banner in libc.so.6, or its newest GLIBC_2.x.
+    fn glibc_version(&self, ctx: &AbiContext) -> Option<(u32, u32)> {
+        let path = ctx
+            .cache
+            .as_ref()
+            .and_then(|c| {
+                c.lookup("libc.so.6", |f| ctx.abi.accepts_cache_flags(f), &[]).map(|e| e.value.clone())
+            })
+            .into_iter()
+            .chain(ctx.default_dirs.iter().map(|d| join(d, "libc.so.6")))
+            .find(|p| matches!(self.probe(p, ctx.abi), Candidate::Accept(_)))?;
+        if let Ok(bytes) = self.sysroot.read_file(&path, MAX_LIBC_BYTES) {
+            let needle = b"release version ";
+            if let Some(i) = bytes.windows(needle.len()).position(|w| w == needle)
+                && let Some(v) = parse_version(&String::from_utf8_lossy(
+                    &bytes[i + needle.len()..(i + needle.len() + 8).min(bytes.len())],
+                ))
+            {
+                return Some(v);
+            }
+        }
+        let Candidate::Accept(obj) = self.probe(&path, ctx.abi) else { return None };
+        obj.facts.defined_versions().filter_map(|v| v.strip_prefix("GLIBC_")).filter_map(parse_version).max()
+    }
+
+    fn active_glibc_hwcaps(&self, abi: &'static Abi) -> Vec<String> {
+        let all = abi.glibc_hwcaps;
+        let active: &[&str] = match &self.options.hwcaps {
+            Hwcaps::None => &[],
+            Hwcaps::Level(level) => match all.iter().position(|h| h == level) {
+                Some(i) => &all[i..],
+                None => &[],
+            },
+            Hwcaps::Native if abi.tuple == "x86_64-linux-gnu" => abi::native_x86_64_hwcaps(),
+            Hwcaps::Native => &[],
+        };
+        active.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// ldconfig's scan: ld.so.conf directories, then the system directories; the first directory
+    /// holding a SONAME wins.
+    fn emulate_ldconfig(&self, ctx: &AbiContext) -> HashMap<String, String> {
+        let mut dirs = ldconf::directories(self.sysroot, "/etc/ld.so.conf");
+        dirs.extend(ctx.default_dirs.iter().cloned());
+        let mut seen_dirs = std::collections::HashSet::new();
+        let mut index = HashMap::new();
+        for dir in dirs {
+            let Ok(canonical) = self.sysroot.canonicalize(&dir) else { continue };
+            if !seen_dirs.insert(canonical) {
+                continue;
+            }
+            for name in self.sysroot.list_dir(&dir) {
+                if !(name.starts_with("lib") || name.starts_with("ld-")) || !name.contains(".so") {
+                    continue;
+                }
+                let path = join(&dir, &name);
+                if let Candidate::Accept(obj) = self.probe(&path, ctx.abi) {
+                    let soname = obj.facts.soname.clone().unwrap_or(name.clone());
+                    let linked = join(&dir, &soname);
+                    let value = if self.sysroot.canonicalize(&linked).is_ok() { linked } else { path };
+                    index.entry(soname).or_insert(value);
+                }
+            }
+        }
+        index
+    }
+
+    /// Loads `file` (an in-root path) as the main program, like `ld.so --list FILE`.
+    pub fn resolve(&self, file: &str) -> Result<Closure, String> {
+        let (main_id, main_facts) = self.facts(file)?;
+        let abi = main_facts.abi().ok_or_else(|| {
+            format!(
+                "ELF{} {} machine {} is not an ABI graft knows",
+                if main_facts.class64 { 64 } else { 32 },
+                if main_facts.big_endian { "big-endian" } else { "little-endian" },
+                main_facts.machine
+            )
+        })?;
+        let ctx = self.context(abi);
+        let mut ns = Namespace {
+            objects: Vec::new(),
+            names: HashMap::new(),
+            ids: HashMap::new(),
+            edges: Vec::new(),
+            warnings: ctx.warnings.clone(),
+        };
+        let main_origin = if main_facts.interpreter.is_some() || main_facts.e_type == 2 {
+            self.sysroot
+                .canonicalize(file)
+                .map(|c| split_path(&c).0.to_string())
+                .unwrap_or_else(|_| split_path(file).0.to_string())
+        } else {
+            split_path(file).0.to_string()
+        };
+        ns.add(Loaded {
+            name: file.to_string(),
+            path: Some(file.to_string()),
+            object: Some(Rc::new(Object { id: main_id, facts: main_facts.clone() })),
+            loader: None,
+            source: Some(Source::Main),
+            error: None,
+            fatal: false,
+        });
+        if !main_facts.dynamic {
+            return Ok(Closure { abi, objects: ns.objects, edges: ns.edges, warnings: ns.warnings });
+        }
+        let interp = main_facts.interpreter.clone().unwrap_or_else(|| abi.interpreter.to_string());
+        match self.probe(&interp, abi) {
+            Candidate::Accept(obj) => {
+                let soname = obj.facts.soname.clone().unwrap_or_else(|| split_path(&interp).1.to_string());
+                if !ns.ids.contains_key(&obj.id) {
+                    ns.add(Loaded {
+                        name: soname,
+                        path: Some(interp),
+                        object: Some(obj),
+                        loader: None,
+                        source: Some(Source::Interpreter),
+                        error: None,
+                        fatal: false,
+                    });
+                }
+            }
+            _ if main_facts.interpreter.is_some() => {
+                ns.warnings.push(format!("interpreter {interp} is missing or unusable in this root"));
+            }
+            _ => {}
+        }
+        let mut next = 0;
+        while next < ns.objects.len() {
+            let requester = next;
+            next += 1;
+            let Some(obj) = ns.objects[requester].object.clone() else { continue };
+            if ns.objects[requester].source == Some(Source::Interpreter) {
+                continue;
+            }
+            let origin = if requester == 0 {
+                main_origin.clone()
+            } else {
+                split_path(ns.objects[requester].path.as_deref().unwrap_or("/")).0.to_string()
+            };
+            let here = ns.objects[requester].path.clone().unwrap_or_default();
+            for (tag, list) in [("DT_RPATH", &obj.facts.rpath), ("DT_RUNPATH", &obj.facts.runpath)] {
+                for element in list.iter().flat_map(|l| l.split(':')) {
+                    if !expand_dst(element, &origin, &ctx).is_some_and(|d| d.starts_with('/')) {
+                        ns.warnings.push(format!(
+                            "{here}: {tag} element '{element}' is relative or empty: it means the working directory of the process, which graft does not search"
+                        ));
+                    }
+                }
+            }
+            for name in &obj.facts.needed {
+                if let Some(&idx) = ns.names.get(name.as_str()) {
+                    ns.edges.push((requester, name.clone(), idx));
+                    continue;
+                }
+                let found = if name.contains('/') {
+                    let path = expand_dst(name, &origin, &ctx).unwrap_or_else(|| name.clone());
+                    match self.probe(&path, abi) {
+                        Candidate::Accept(o) => Found::Object(path, o, Source::Path),
+                        Candidate::Fatal(e) => Found::Fatal(e),
+                        Candidate::Skip(e) | Candidate::EndOfList(e) => Found::Missing(Some(e)),
+                        Candidate::Denied => Found::Missing(Some(format!("{path}: Permission denied"))),
+                        Candidate::Missing => Found::Missing(None),
+                    }
+                } else {
+                    self.search(&ns, requester, &main_origin, name, &ctx)
+                };
+                let idx = match found {
+                    Found::Object(path, o, source) => match ns.ids.get(&o.id) {
+                        Some(&existing) => existing,
+                        None => ns.add(Loaded {
+                            name: name.clone(),
+                            path: Some(path),
+                            object: Some(o),
+                            loader: Some(requester),
+                            source: Some(source),
+                            error: None,
+                            fatal: false,
+                        }),
+                    },
+                    Found::Missing(why) => ns.add(Loaded {
+                        name: name.clone(),
+                        path: None,
+                        object: None,
+                        loader: Some(requester),
+                        source: None,
+                        error: Some(match why {
+                            Some(w) => format!("not found ({w})"),
+                            None => "not found".to_string(),
+                        }),
+                        fatal: false,
+                    }),
+                    Found::Fatal(e) => ns.add(Loaded {
+                        name: name.clone(),
+                        path: None,
+                        object: None,
+                        loader: Some(requester),
+                        source: None,
+                        error: Some(e),
+                        fatal: true,
+                    }),
+                };
+                ns.names.entry(name.clone()).or_insert(idx);
+                ns.edges.push((requester, name.clone(), idx));
+            }
+        }
+        Ok(Closure { abi, objects: ns.objects, edges: ns.edges, warnings: ns.warnings })
+    }
+
+    /// The search for a bare name requested by `requester` (`_dl_map_object`).
+    fn search(
+        &self,
+        ns: &Namespace,
+        requester: usize,
+        main_origin: &str,
+        name: &str,
+        ctx: &AbiContext,
+    ) -> Found {
+        let mut search = Search { resolver: self, ctx, name, last_reason: None };
+        let req = ns.facts(requester);
+        let origin_of = |i: usize| {
+            if i == 0 {
+                main_origin.to_string()
+            } else {
+                split_path(ns.objects[i].path.as_deref().unwrap_or("/")).0.to_string()
+            }
+        };
+        if req.runpath.is_none() {
+            let mut at = Some(requester);
+            let mut main_seen = false;
+            while let Some(i) = at {
+                let f = ns.facts(i);
+                main_seen |= i == 0;
+                if f.runpath.is_none()
+                    && let Some(rpath) = &f.rpath
+                    && let Some(found) = search.in_list(rpath, &origin_of(i), Source::Rpath)
+                {
+                    return found;
+                }
+                at = ns.objects[i].loader;
+            }
+            let main = ns.facts(0);
+            if !main_seen
+                && main.runpath.is_none()
+                && let Some(rpath) = &main.rpath
+                && let Some(found) = search.in_list(rpath, main_origin, Source::Rpath)
+            {
+                return found;
+            }
+        }
+        if !self.options.library_path.is_empty() {
+            let list = self.options.library_path.join(":");
+            if let Some(found) = search.in_list(&list, main_origin, Source::LibraryPath) {
+                return found;
+            }
+        }
+        if let Some(runpath) = &req.runpath
+            && let Some(found) = search.in_list(runpath, &origin_of(requester), Source::Runpath)
+        {
+            return found;
+        }
+        let nodeflib = req.nodeflib();
+        let cached = match (&ctx.cache, &ctx.emulated_cache) {
+            (Some(cache), _) => cache
+                .lookup(
+                    name,
+                    |f| ctx.abi.accepts_cache_flags(f),
+                    &ctx.glibc_hwcaps.iter().map(String::as_str).collect::<Vec<_>>(),
+                )
+                .map(|e| e.value.clone()),
+            (None, Some(index)) => index.get(name).cloned(),
+            (None, None) => None,
+        };
+        if let Some(path) = cached {
+            let in_system_dir = ctx.default_dirs.iter().any(|d| path.starts_with(&format!("{d}/")));
+            if !(nodeflib && in_system_dir) {
+                match self.probe(&path, ctx.abi) {
+                    Candidate::Accept(o) => return Found::Object(path, o, Source::Cache),
+                    Candidate::Fatal(e) => return Found::Fatal(e),
+                    Candidate::Skip(e) | Candidate::EndOfList(e) => search.last_reason = Some(e),
+                    Candidate::Denied => search.last_reason = Some(format!("{path}: Permission denied")),
+                    Candidate::Missing => {}
+                }
+            }
+        }
+        if !nodeflib {
+            let dirs = ctx.default_dirs.join(":");
+            if let Some(found) = search.in_list(&dirs, main_origin, Source::DefaultDirs) {
+                return found;
+            }
+        }
+        Found::Missing(search.last_reason)
+    }
+}
+
+enum Found {
+    Object(String, Rc<Object>, Source),
+    Missing(Option<String>),
+    Fatal(String),
+}
+
+struct Namespace {
+    objects: Vec<Loaded>,
+    /// Requested names, paths and SONAMEs → object.
+    names: HashMap<String, usize>,
+    ids: HashMap<FileId, usize>,
+    edges: Vec<(usize, String, usize)>,
+    warnings: Vec<String>,
+}
+
+impl Namespace {
+    fn add(&mut self, loaded: Loaded) -> usize {
+        let idx = self.objects.len();
+        self.names.entry(loaded.name.clone()).or_insert(idx);
+        if let Some(path) = &loaded.path {
+            self.names.entry(path.clone()).or_insert(idx);
+        }
+        if let Some(obj) = &loaded.object {
+            if let Some(soname) = &obj.facts.soname {
+                self.names.entry(soname.clone()).or_insert(idx);
+            }
+            self.ids.insert(obj.id, idx);
+        }
+        self.objects.push(loaded);
+        idx
+    }
+
+    fn facts(&self, i: usize) -> Rc<ElfFacts> {
+        self.objects[i].object.as_ref().map(|o| o.facts.clone()).unwrap_or_default()
+    }
+}
+
+/// One search through directory lists for one name.
+struct Search<'r, 's> {
+    resolver: &'r Resolver<'s>,
+    ctx: &'r AbiContext,
+    name: &'r str,
+    last_reason: Option<String>,
+}
+
+impl Search<'_, '_> {
+    /// `open_path` over one colon-separated list: each directory's hwcaps subdirectories, then
+    /// the directory. `None` to go on with the next list.
+    fn in_list(&mut self, list: &str, origin: &str, source: Source) -> Option<Found> {
+        for element in list.split(':') {
+            let Some(dir) = expand_dst(element, origin, self.ctx) else { continue };
+            if !dir.starts_with('/') {
+                // Relative and empty elements mean the process's working directory, which a
+                // static view cannot know; they are reported by `tree` and skipped here.
+                continue;
+            }
+            let dir = if dir.len() > 1 { dir.trim_end_matches('/') } else { &dir };
+            let dir = if dir.is_empty() { "/" } else { dir };
+            for sub in self.ctx.subdirs.iter().map(String::as_str).chain(std::iter::once("")) {
+                let path =
+                    if sub.is_empty() { join(dir, self.name) } else { join(&join(dir, sub), self.name) };
+                match self.resolver.probe(&path, self.ctx.abi) {
+                    Candidate::Accept(o) => return Some(Found::Object(path, o, source)),
+                    Candidate::Fatal(e) => return Some(Found::Fatal(e)),
+                    Candidate::Missing => {}
+                    Candidate::Denied => self.last_reason = Some(format!("{path}: Permission denied")),
+                    Candidate::Skip(e) => self.last_reason = Some(e),
+                    Candidate::EndOfList(e) => {
+                        self.last_reason = Some(e);
+                        return None;
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Expands `$ORIGIN`, `$LIB`, `$PLATFORM` (and the braced forms) as `_dl_dst_substitute` does.
+/// A `$` that starts no known token, or a token followed by an identifier character, stays
+/// literal. `None` when a token cannot be substituted (the element is dropped).
+pub fn expand_dst(input: &str, origin: &str, ctx: &AbiContext) -> Option<String> {
+    if !input.contains('$') {
+        return Some(input.to_string());
+    }
+    let mut out = String::with_capacity(input.len() + origin.len());
+    let mut rest = input;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let mut matched = None;
+        for (token, value) in
+            [("ORIGIN", origin), ("PLATFORM", ctx.platform.as_str()), ("LIB", ctx.lib.as_str())]
+        {
+            if let Some(len) = dst_len(after, token) {
+                matched = Some((len, value));
+                break;
+            }
+        }
+        match matched {
+            Some((_, "")) => return None,
+            Some((len, value)) => {
+                out.push_str(value);
+                rest = &after[len..];
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `is_dst`: the length of `token` (braced or not) at the start of `s`, if it is one.
+fn dst_len(s: &str, token: &str) -> Option<usize> {
+    let ident = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if let Some(inner) = s.strip_prefix('{') {
+        return (inner.starts_with(token) && inner.as_bytes().get(token.len()) == Some(&b'}'))
+            .then_some(token.len() + 2);
+    }
+    (s.starts_with(token) && !ident(s.as_bytes().get(token.len()).copied())).then_some(token.len())
+}
+
+/// Legacy hwcaps subdirectories (glibc < 2.37): `tls` and the platform and important hwcap
+/// names, longest combinations first.
+fn legacy_subdirs(platform: &str, hwcaps: &[&str]) -> Vec<String> {
+    let mut names: Vec<&str> = Vec::new();
+    if !platform.is_empty() {
+        names.push(platform);
+    }
+    names.extend(hwcaps.iter().copied());
+    let n = names.len();
+    let mut out: Vec<String> = Vec::new();
+    for tls in [true, false] {
+        for mask in (0..1u32 << n).rev() {
+            let mut parts: Vec<&str> = Vec::new();
+            if tls {
+                parts.push("tls");
+            }
+            parts.extend((0..n).filter(|b| mask & (1 << b) != 0).map(|b| names[b]));
+            let s = parts.join("/");
+            if !s.is_empty() && !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// `2.41` or `2.41.3` or `2.31-13+deb11u11` → (2, 41).
+fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let mut parts = s.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+    Some((major, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> AbiContext {
+        AbiContext {
+            abi: Abi::by_tuple("x86_64-linux-gnu").unwrap(),
+            lib: "lib/x86_64-linux-gnu".into(),
+            default_dirs: vec![],
+            cache: None,
+            cache_path: None,
+            emulated_cache: None,
+            subdirs: vec![],
+            glibc_hwcaps: vec![],
+            glibc_version: None,
+            platform: "x86_64".into(),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn dynamic_string_tokens() {
+        let c = ctx();
+        assert_eq!(expand_dst("$ORIGIN/../lib", "/opt/app/bin", &c).unwrap(), "/opt/app/bin/../lib");
+        assert_eq!(expand_dst("${ORIGIN}/x", "/o", &c).unwrap(), "/o/x");
+        assert_eq!(expand_dst("/usr/$LIB/x", "/o", &c).unwrap(), "/usr/lib/x86_64-linux-gnu/x");
+        assert_eq!(expand_dst("/p/$PLATFORM", "/o", &c).unwrap(), "/p/x86_64");
+        assert_eq!(expand_dst("$ORIGINX/a", "/o", &c).unwrap(), "$ORIGINX/a");
+        assert_eq!(expand_dst("${ORIGIN/a", "/o", &c).unwrap(), "${ORIGIN/a");
+        assert_eq!(expand_dst("/a/$HOME/b", "/o", &c).unwrap(), "/a/$HOME/b");
+        assert_eq!(expand_dst("$ORIGIN_x", "/o", &c).unwrap(), "$ORIGIN_x");
+    }
+
+    #[test]
+    fn legacy_hwcaps_order_matches_glibc_2_36() {
+        assert_eq!(
+            legacy_subdirs("x86_64", &["x86_64"]),
+            vec!["tls/x86_64/x86_64", "tls/x86_64", "tls", "x86_64/x86_64", "x86_64"]
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("2.41."), Some((2, 41)));
+        assert_eq!(parse_version("2.31-13+deb11u11"), Some((2, 31)));
+        assert_eq!(parse_version("2.2.5"), Some((2, 2)));
+        assert_eq!(parse_version("x"), None);
+    }
+}

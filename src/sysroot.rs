@@ -1,0 +1,474 @@
+//! A root directory seen as `/`: every in-root path is resolved with chroot semantics (an absolute
+//! symlink restarts at the root, `..` stops at it, at most [`MAX_SYMLINK_HOPS`] links) and nothing
+//! outside the root is ever opened.
+//!
+//! Opening uses `openat2(RESOLVE_IN_ROOT)` where the kernel has it and a manual component walk
+//! elsewhere; both give the same answers. Only regular files are ever opened for reading: FIFOs,
+//! sockets, devices and directories are reported by kind and never opened, so nothing blocks.
+//! This module knows nothing about ELF or the loader.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::Mode;
+
+use crate::elf::io_reason;
+
+/// The loader's and the kernel's limit on symbolic links followed in one lookup.
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Why an in-root path could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Nothing there (ENOENT, ENOTDIR, or a dangling symlink).
+    NotFound,
+    /// Something other than a regular file: its kind, e.g. "FIFO".
+    NotRegular(&'static str),
+    /// Too many levels of symbolic links.
+    Loop,
+    /// EACCES: the loader passes over such a file and keeps searching.
+    PermissionDenied,
+    /// Any other error, as one line.
+    Io(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::NotFound => f.write_str("No such file or directory"),
+            OpenError::NotRegular(kind) => write!(f, "not a regular file (a {kind})"),
+            OpenError::Loop => f.write_str("Too many levels of symbolic links"),
+            OpenError::PermissionDenied => f.write_str("Permission denied"),
+            OpenError::Io(s) => f.write_str(s),
+        }
+    }
+}
+
+fn from_io(e: &std::io::Error) -> OpenError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::NotADirectory => OpenError::NotFound,
+        ErrorKind::PermissionDenied => OpenError::PermissionDenied,
+        _ if e.raw_os_error() == Some(nix::libc::ELOOP) => OpenError::Loop,
+        _ => OpenError::Io(io_reason(e)),
+    }
+}
+
+fn from_errno(e: nix::errno::Errno) -> OpenError {
+    from_io(&std::io::Error::from_raw_os_error(e as i32))
+}
+
+/// How files are opened inside the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `openat2(RESOLVE_IN_ROOT)`: the kernel enforces the root.
+    Openat2,
+    /// A component-by-component walk with `lstat` and `readlink`.
+    Walk,
+}
+
+/// A regular file opened inside the root.
+#[derive(Debug)]
+pub struct OpenedFile {
+    pub file: File,
+    pub meta: Metadata,
+}
+
+/// A directory tree used as `/`.
+#[derive(Debug)]
+pub struct Sysroot {
+    root: PathBuf,
+    root_fd: Option<OwnedFd>,
+    mode: OpenMode,
+    /// Canonical in-root paths of directories already walked.
+    dirs: RefCell<HashMap<String, Result<String, OpenError>>>,
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+/// Splits an in-root path into its parent directory and last component.
+pub fn split_path(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("/", path),
+    }
+}
+
+/// Joins an in-root directory and a name.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') { format!("{dir}{name}") } else { format!("{dir}/{name}") }
+}
+
+impl Sysroot {
+    /// Opens a root directory, using `openat2` when the kernel supports it.
+    pub fn open(root: &Path) -> Result<Sysroot, String> {
+        let mut s = Self::open_with(root, OpenMode::Openat2)?;
+        if s.root_fd.is_none() {
+            s.mode = OpenMode::Walk;
+        }
+        Ok(s)
+    }
+
+    /// Opens a root directory with a chosen open mode (`Openat2` falls back to `Walk` when the
+    /// kernel lacks it).
+    pub fn open_with(root: &Path, mode: OpenMode) -> Result<Sysroot, String> {
+        let meta = std::fs::metadata(root).map_err(|e| format!("{}: {}", root.display(), io_reason(&e)))?;
+        if !meta.is_dir() {
+            return Err(format!("{}: not a directory", root.display()));
+        }
+        let root =
+            std::fs::canonicalize(root).map_err(|e| format!("{}: {}", root.display(), io_reason(&e)))?;
+        let root_fd = if mode == OpenMode::Openat2 {
+            nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                .ok()
+                .filter(|fd| {
+                    // Probe: the kernel may be older than 5.6.
+                    openat2(
+                        fd,
+                        ".",
+                        OpenHow::new()
+                            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+                            .resolve(ResolveFlag::RESOLVE_IN_ROOT),
+                    )
+                    .is_ok()
+                })
+        } else {
+            None
+        };
+        let mode = if root_fd.is_some() { OpenMode::Openat2 } else { OpenMode::Walk };
+        Ok(Sysroot { root, root_fd, mode, dirs: RefCell::new(HashMap::new()) })
+    }
+
+    /// The root directory on this machine.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// How this sysroot opens files.
+    pub fn mode(&self) -> OpenMode {
+        self.mode
+    }
+
+    /// The path on this machine of a canonical in-root path.
+    pub fn host_path(&self, canonical: &str) -> PathBuf {
+        let rel = canonical.trim_start_matches('/');
+        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+    }
+
+    /// Resolves every symlink of an in-root path with chroot semantics and returns the canonical
+    /// in-root path. The last component must exist.
+    pub fn canonicalize(&self, path: &str) -> Result<String, OpenError> {
+        let (dir, name) = split_path(path);
+        let dir = self.canonical_dir(dir)?;
+        if matches!(name, "" | ".") {
+            return Ok(dir);
+        }
+        if name == ".." {
+            return Ok(split_path(&dir).0.to_string());
+        }
+        self.walk(&join(&dir, name))
+    }
+
+    fn canonical_dir(&self, dir: &str) -> Result<String, OpenError> {
+        if let Some(hit) = self.dirs.borrow().get(dir) {
+            return hit.clone();
+        }
+        let result = self.walk(dir).and_then(|c| {
+            let meta = std::fs::metadata(self.host_path(&c)).map_err(|e| from_io(&e))?;
+            if meta.is_dir() { Ok(c) } else { Err(OpenError::NotFound) }
+        });
+        self.dirs.borrow_mut().insert(dir.to_string(), result.clone());
+        result
+    }
+
+    /// The manual walk: `lstat` each component below the resolved prefix.
+    fn walk(&self, path: &str) -> Result<String, OpenError> {
+        let mut resolved: Vec<String> = Vec::new();
+        let mut pending: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+        let mut hops = 0;
+        while let Some(c) = pending.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    resolved.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let mut host = self.root.clone();
+            host.extend(resolved.iter());
+            host.push(&c);
+            let meta = std::fs::symlink_metadata(&host).map_err(|e| from_io(&e))?;
+            if meta.file_type().is_symlink() {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(OpenError::Loop);
+                }
+                let target = std::fs::read_link(&host).map_err(|e| from_io(&e))?;
+                let target = target.to_string_lossy();
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                pending.extend(target.split('/').rev().map(str::to_string));
+            } else {
+                if !meta.is_dir() && pending.iter().any(|p| !p.is_empty() && p != ".") {
+                    return Err(OpenError::NotFound);
+                }
+                resolved.push(c);
+            }
+        }
+        Ok(format!("/{}", resolved.join("/")))
+    }
+
+    /// Opens a regular file for reading. Anything else is an error that names its kind; nothing
+    /// is opened that could block or have side effects.
+    pub fn open_file(&self, path: &str) -> Result<OpenedFile, OpenError> {
+        match (&self.root_fd, self.mode) {
+            (Some(fd), OpenMode::Openat2) => {
+                let rel = path.trim_start_matches('/');
+                let rel = if rel.is_empty() { "." } else { rel };
+                let how = |flags| {
+                    OpenHow::new()
+                        .flags(flags)
+                        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+                };
+                let probe = openat2(fd, rel, how(OFlag::O_PATH | OFlag::O_CLOEXEC)).map_err(from_errno)?;
+                let meta = File::from(probe).metadata().map_err(|e| from_io(&e))?;
+                if !meta.is_file() {
+                    return Err(OpenError::NotRegular(kind_of(meta.file_type())));
+                }
+                let fd = openat2(
+                    fd,
+                    rel,
+                    how(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY),
+                )
+                .map_err(from_errno)?;
+                let file = File::from(fd);
+                let meta = file.metadata().map_err(|e| from_io(&e))?;
+                if !meta.is_file() {
+                    return Err(OpenError::NotRegular(kind_of(meta.file_type())));
+                }
+                Ok(OpenedFile { file, meta })
+            }
+            _ => {
+                let canonical = self.canonicalize(path)?;
+                let host = self.host_path(&canonical);
+                let meta = std::fs::symlink_metadata(&host).map_err(|e| from_io(&e))?;
+                if !meta.is_file() {
+                    return Err(OpenError::NotRegular(kind_of(meta.file_type())));
+                }
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW | nix::libc::O_NOCTTY)
+                    .open(&host)
+                    .map_err(|e| from_io(&e))?;
+                let meta = file.metadata().map_err(|e| from_io(&e))?;
+                Ok(OpenedFile { file, meta })
+            }
+        }
+    }
+
+    /// Reads a whole regular file of at most `limit` bytes.
+    pub fn read_file(&self, path: &str, limit: u64) -> Result<Vec<u8>, OpenError> {
+        let opened = self.open_file(path)?;
+        if opened.meta.len() > limit {
+            return Err(OpenError::Io(format!("larger than {limit} bytes")));
+        }
+        let mut buf = Vec::with_capacity(opened.meta.len() as usize);
+        opened.file.take(limit).read_to_end(&mut buf).map_err(|e| from_io(&e))?;
+        Ok(buf)
+    }
+
+    /// Whether an in-root path names a directory (after resolving symlinks).
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.canonical_dir(path).is_ok()
+    }
+
+    /// The names in an in-root directory, sorted; empty when it cannot be read.
+    pub fn list_dir(&self, path: &str) -> Vec<String> {
+        let Ok(dir) = self.canonical_dir(path) else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(self.host_path(&dir)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> =
+            entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// Expands a shell glob (`*`, `?`, `[...]` in any component) inside the root, sorted like
+    /// `glob(3)`.
+    pub fn glob(&self, pattern: &str) -> Vec<String> {
+        let mut found = vec![String::from("/")];
+        for component in pattern.split('/').filter(|c| !c.is_empty()) {
+            let mut next = Vec::new();
+            for base in &found {
+                if has_glob_chars(component) {
+                    for name in self.list_dir(base) {
+                        if (!name.starts_with('.') || component.starts_with('.'))
+                            && fnmatch(component.as_bytes(), name.as_bytes())
+                        {
+                            next.push(join(base, &name));
+                        }
+                    }
+                } else {
+                    next.push(join(base, component));
+                }
+            }
+            found = next;
+        }
+        found.retain(|p| self.canonicalize(p).is_ok());
+        found.sort();
+        found
+    }
+}
+
+fn has_glob_chars(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Shell-style matching of one path component.
+fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| fnmatch(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && fnmatch(rest, &name[1..]),
+        Some((b'[', rest)) => {
+            let Some((&c, name_rest)) = name.split_first() else {
+                return false;
+            };
+            let (negate, body) = match rest.first() {
+                Some(b'!' | b'^') => (true, &rest[1..]),
+                _ => (false, rest),
+            };
+            // The first ']' after at least one member closes the class.
+            let Some(close) = body.iter().skip(1).position(|&b| b == b']').map(|p| p + 1) else {
+                return c == b'[' && fnmatch(rest, name_rest);
+            };
+            let class = &body[..close];
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && fnmatch(&body[close + 1..], name_rest)
+        }
+        Some((&p, rest)) => name.first() == Some(&p) && fnmatch(rest, &name[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempdir::TempDir, PathBuf) {
+        let t = tempdir::TempDir::new();
+        let r = t.path().to_path_buf();
+        std::fs::create_dir_all(r.join("usr/lib/x")).unwrap();
+        std::fs::write(r.join("usr/lib/x/libreal.so.1"), b"data").unwrap();
+        symlink("/usr/lib", r.join("lib")).unwrap();
+        symlink("libreal.so.1", r.join("usr/lib/x/libalias.so.1")).unwrap();
+        symlink("../../../../../../etc/hostname", r.join("usr/lib/x/escape")).unwrap();
+        symlink("/../../etc/hostname", r.join("usr/lib/x/escape2")).unwrap();
+        symlink("loop2", r.join("usr/lib/x/loop1")).unwrap();
+        symlink("loop1", r.join("usr/lib/x/loop2")).unwrap();
+        nix::unistd::mkfifo(&r.join("usr/lib/x/fifo.so"), Mode::from_bits_truncate(0o644)).unwrap();
+        std::fs::create_dir(r.join("usr/lib/x/dir.so.1")).unwrap();
+        (t, r)
+    }
+
+    /// A temporary directory removed on drop, without a crate for it.
+    mod tempdir {
+        pub struct TempDir(std::path::PathBuf);
+        impl TempDir {
+            pub fn new() -> TempDir {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static N: AtomicUsize = AtomicUsize::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "graft-sysroot-{}-{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                TempDir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for TempDir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn both(root: &Path) -> Vec<Sysroot> {
+        vec![
+            Sysroot::open_with(root, OpenMode::Openat2).unwrap(),
+            Sysroot::open_with(root, OpenMode::Walk).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn chroot_semantics_in_both_modes() {
+        let (_t, r) = tree();
+        for s in both(&r) {
+            assert_eq!(s.canonicalize("/lib/x/libalias.so.1").unwrap(), "/usr/lib/x/libreal.so.1");
+            assert_eq!(s.canonicalize("/../../lib/x/../x/libreal.so.1").unwrap(), "/usr/lib/x/libreal.so.1");
+            assert!(s.open_file("/lib/x/libalias.so.1").is_ok(), "{:?}", s.mode());
+            assert_eq!(s.open_file("/lib/x/escape").unwrap_err(), OpenError::NotFound, "{:?}", s.mode());
+            assert_eq!(s.open_file("/lib/x/escape2").unwrap_err(), OpenError::NotFound);
+            assert_eq!(s.open_file("/lib/x/loop1").unwrap_err(), OpenError::Loop);
+            assert_eq!(s.open_file("/lib/x/fifo.so").unwrap_err(), OpenError::NotRegular("FIFO"));
+            assert_eq!(s.open_file("/lib/x/dir.so.1").unwrap_err(), OpenError::NotRegular("directory"));
+            assert_eq!(s.open_file("/lib/x/libreal.so.1/x").unwrap_err(), OpenError::NotFound);
+        }
+    }
+
+    #[test]
+    fn glob_matches_like_glob3() {
+        let (_t, r) = tree();
+        let s = Sysroot::open(&r).unwrap();
+        assert_eq!(
+            s.glob("/usr/lib/x/lib*.so.[0-9]"),
+            vec!["/usr/lib/x/libalias.so.1", "/usr/lib/x/libreal.so.1"]
+        );
+        assert_eq!(s.glob("/lib/*/libreal.so.?"), vec!["/lib/x/libreal.so.1"]);
+        assert!(s.glob("/nothing/*").is_empty());
+        assert!(fnmatch(b"*.conf", b"a.conf") && !fnmatch(b"*.conf", b"a.con"));
+        assert!(fnmatch(b"[!a]x", b"bx") && !fnmatch(b"[!a]x", b"ax"));
+    }
+}

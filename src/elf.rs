@@ -147,9 +147,29 @@ pub struct ElfFacts {
 }
 
 impl ElfFacts {
-    /// Maps and parses a file.
+    /// Maps and parses a file. Anything but a regular file is refused before it is opened for
+    /// reading, so a FIFO or a device never blocks.
     pub fn read(path: &Path) -> Result<ElfFacts, ElfError> {
-        let file = File::open(path).map_err(|e| ElfError(io_reason(&e)))?;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let meta = std::fs::metadata(path).map_err(|e| ElfError(io_reason(&e)))?;
+        let ft = meta.file_type();
+        if !ft.is_file() {
+            let kind = if ft.is_dir() {
+                "a directory"
+            } else if ft.is_fifo() {
+                "a FIFO"
+            } else if ft.is_socket() {
+                "a socket"
+            } else {
+                "a device"
+            };
+            return err(format!("not a regular file ({kind})"));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open(path)
+            .map_err(|e| ElfError(io_reason(&e)))?;
         Self::read_file(&file)
     }
 

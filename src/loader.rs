@@ -122,12 +122,54 @@ pub struct Closure {
     /// Edges: (requester, needed name, object index).
     pub edges: Vec<(usize, String, usize)>,
     pub warnings: Vec<String>,
+    /// Version needs that the loaded provider does not define (`elf/dl-version.c`).
+    pub version_problems: Vec<VersionProblem>,
+}
+
+/// A version an object needs that the object loaded for that file does not define.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionProblem {
+    /// The needing object (index into `Closure::objects`).
+    pub object: usize,
+    /// The providing object.
+    pub provider: usize,
+    /// The Verneed file name (a DT_NEEDED string).
+    pub file: String,
+    pub version: String,
+    /// A weak need only warns.
+    pub weak: bool,
 }
 
 impl Closure {
-    /// Whether every dependency was found and loadable.
+    /// Whether every dependency was found and loadable and every non-weak version need is met.
     pub fn complete(&self) -> bool {
-        self.objects.iter().all(|o| o.error.is_none())
+        self.objects.iter().all(|o| o.error.is_none()) && self.version_problems.iter().all(|p| p.weak)
+    }
+
+    /// The loader's version check over the finished graph: each Verneed is matched against the
+    /// object loaded under that name; a provider without version definitions is accepted.
+    fn check_versions(&mut self, names: &HashMap<String, usize>) {
+        for (i, o) in self.objects.iter().enumerate() {
+            let Some(obj) = &o.object else { continue };
+            for need in &obj.facts.version_needs {
+                let Some(&p) = names.get(&need.file) else { continue };
+                let Some(provider) = &self.objects[p].object else { continue };
+                if provider.facts.version_definitions.is_empty() {
+                    continue;
+                }
+                for v in &need.versions {
+                    if !provider.facts.defined_versions().any(|d| d == v.name) {
+                        self.version_problems.push(VersionProblem {
+                            object: i,
+                            provider: p,
+                            file: need.file.clone(),
+                            version: v.name.clone(),
+                            weak: v.weak,
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -500,7 +542,7 @@ impl<'s> Resolver<'s> {
             fatal: false,
         });
         if !main_facts.dynamic {
-            return Ok(Closure { abi, objects: ns.objects, edges: ns.edges, warnings: ns.warnings });
+            return Ok(ns.into_closure(abi));
         }
         let interp = main_facts.interpreter.clone().unwrap_or_else(|| abi.interpreter.to_string());
         match self.probe(&interp, abi) {
@@ -602,7 +644,7 @@ impl<'s> Resolver<'s> {
                 ns.edges.push((requester, name.clone(), idx));
             }
         }
-        Ok(Closure { abi, objects: ns.objects, edges: ns.edges, warnings: ns.warnings })
+        Ok(ns.into_closure(abi))
     }
 
     /// The search for a bare name requested by `requester` (`_dl_map_object`).
@@ -707,6 +749,18 @@ struct Namespace {
 }
 
 impl Namespace {
+    fn into_closure(self, abi: &'static Abi) -> Closure {
+        let mut closure = Closure {
+            abi,
+            objects: self.objects,
+            edges: self.edges,
+            warnings: self.warnings,
+            version_problems: Vec::new(),
+        };
+        closure.check_versions(&self.names);
+        closure
+    }
+
     fn add(&mut self, loaded: Loaded) -> usize {
         let idx = self.objects.len();
         self.names.entry(loaded.name.clone()).or_insert(idx);

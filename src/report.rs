@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::elf::{ElfFacts, type_name};
-use crate::loader::Closure;
+use crate::loader::{Closure, VersionProblem};
 
 /// `graft inspect --json`.
 pub fn inspect_json(path: &str, f: &ElfFacts) -> Value {
@@ -86,7 +86,7 @@ pub fn tree_json(root: &str, results: &[TreeResult]) -> Value {
                 for o in &c.objects[1..] {
                     deps.insert(o.name.clone(), json!(o.path));
                 }
-                let errors: Vec<Value> = c.objects[1..]
+                let mut errors: Vec<Value> = c.objects[1..]
                     .iter()
                     .filter_map(|o| {
                         let reason = o.error.as_ref()?;
@@ -94,11 +94,28 @@ pub fn tree_json(root: &str, results: &[TreeResult]) -> Value {
                         Some(json!({ "name": o.name, "requested_by": by, "reason": reason, "fatal": o.fatal }))
                     })
                     .collect();
-                json!({ "path": file, "arch": c.abi.tuple, "deps": deps, "errors": errors, "warnings": c.warnings, "error": null })
+                let mut warnings = c.warnings.clone();
+                for p in &c.version_problems {
+                    let (by, reason) = version_problem(c, p);
+                    if p.weak {
+                        warnings.push(format!("{reason} (weak)"));
+                    } else {
+                        errors.push(json!({ "name": p.file, "requested_by": by, "reason": reason, "fatal": true }));
+                    }
+                }
+                json!({ "path": file, "arch": c.abi.tuple, "deps": deps, "errors": errors, "warnings": warnings, "error": null })
             }
         })
         .collect();
     json!({ "root": root, "objects": objects })
+}
+
+/// The needing object's path and ld.so's wording for a version problem.
+fn version_problem(c: &Closure, p: &VersionProblem) -> (String, String) {
+    let by = c.objects[p.object].path.clone().unwrap_or_default();
+    let provider = c.objects[p.provider].path.clone().unwrap_or_default();
+    let reason = format!("{provider}: version `{}' not found (required by {by})", p.version);
+    (by, reason)
 }
 
 /// `graft tree` for a person: each object under the one that first needed it.
@@ -123,6 +140,10 @@ pub fn tree_text(results: &[TreeResult]) -> String {
                     };
                     s += &format!("{}{} => {}\n", "    ".repeat(depth), o.name, target);
                     stack.extend(children[i].iter().rev().map(|&j| (j, depth + 1)));
+                }
+                for p in &c.version_problems {
+                    let (_, reason) = version_problem(c, p);
+                    s += &format!("  {}: {reason}\n", if p.weak { "warning" } else { "error" });
                 }
                 for w in &c.warnings {
                     s += &format!("  warning: {w}\n");

@@ -352,23 +352,51 @@ fn has_glob_chars(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Shell-style matching of one path component.
+/// Shell-style matching of one path component, in O(pattern × name) even for hostile patterns:
+/// only the last `*` is ever backtracked to.
 fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| fnmatch(rest, &name[i..])),
-        Some((b'?', rest)) => !name.is_empty() && fnmatch(rest, &name[1..]),
-        Some((b'[', rest)) => {
-            let Some((&c, name_rest)) = name.split_first() else {
-                return false;
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, n));
+            p += 1;
+            continue;
+        }
+        if p < pattern.len() {
+            if let Some(len) = match_one(&pattern[p..], name[n]) {
+                p += len;
+                n += 1;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, sn)) => {
+                p = sp + 1;
+                n = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Whether the pattern element at the start of `pattern` (a byte, `?` or a `[...]` class) matches
+/// `c`; its length in the pattern when it does.
+fn match_one(pattern: &[u8], c: u8) -> Option<usize> {
+    match pattern[0] {
+        b'?' => Some(1),
+        b'[' => {
+            let rest = &pattern[1..];
+            let (negate, skip) = match rest.first() {
+                Some(b'!' | b'^') => (true, 1),
+                _ => (false, 0),
             };
-            let (negate, body) = match rest.first() {
-                Some(b'!' | b'^') => (true, &rest[1..]),
-                _ => (false, rest),
-            };
-            // The first ']' after at least one member closes the class.
+            let body = &rest[skip..];
+            // The first ']' after at least one member closes the class; without one, '[' is literal.
             let Some(close) = body.iter().skip(1).position(|&b| b == b']').map(|p| p + 1) else {
-                return c == b'[' && fnmatch(rest, name_rest);
+                return (c == b'[').then_some(1);
             };
             let class = &body[..close];
             let mut hit = false;
@@ -382,9 +410,9 @@ fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
                     i += 1;
                 }
             }
-            hit != negate && fnmatch(&body[close + 1..], name_rest)
+            (hit != negate).then_some(1 + skip + close + 1)
         }
-        Some((&p, rest)) => name.first() == Some(&p) && fnmatch(rest, &name[1..]),
+        b => (b == c).then_some(1),
     }
 }
 
@@ -470,5 +498,9 @@ mod tests {
         assert!(s.glob("/nothing/*").is_empty());
         assert!(fnmatch(b"*.conf", b"a.conf") && !fnmatch(b"*.conf", b"a.con"));
         assert!(fnmatch(b"[!a]x", b"bx") && !fnmatch(b"[!a]x", b"ax"));
+        assert!(fnmatch(b"*", b"") && fnmatch(b"a*b*c", b"aXbYc") && !fnmatch(b"a*b*c", b"aXbY"));
+        assert!(fnmatch(b"[a-c]?.so", b"b1.so") && fnmatch(b"[x", b"[x"));
+        let hostile = [b'*', b'a'].repeat(30);
+        assert!(!fnmatch(&hostile, &[b'a'; 200].iter().chain(b"b").copied().collect::<Vec<_>>()));
     }
 }

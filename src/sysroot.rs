@@ -363,12 +363,12 @@ fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
             p += 1;
             continue;
         }
-        if p < pattern.len() {
-            if let Some(len) = match_one(&pattern[p..], name[n]) {
-                p += len;
-                n += 1;
-                continue;
-            }
+        if p < pattern.len()
+            && let Some(len) = match_one(&pattern[p..], name[n])
+        {
+            p += len;
+            n += 1;
+            continue;
         }
         match star {
             Some((sp, sn)) => {

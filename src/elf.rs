@@ -249,8 +249,16 @@ fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFac
     if header.e_phnum(endian) != 0 && phentsize != std::mem::size_of::<H::ProgramHeader>() {
         return err(format!("ELF file's phentsize {phentsize} is not the expected size"));
     }
-    let phdrs =
-        header.program_headers(endian, data).or_else(|_| err("program headers lie outside the file"))?;
+    // e_phnum as the loader reads it: no PN_XNUM extension, the whole table must be in the file.
+    let phoff: u64 = header.e_phoff(endian).into();
+    let phnum = usize::from(header.e_phnum(endian));
+    let phdrs: &[H::ProgramHeader] = if phnum == 0 {
+        &[]
+    } else {
+        data.read_slice_at(phoff, phnum).or_else(|_| {
+            err(format!("cannot read file data: {phnum} program headers at {phoff:#x} lie outside the file"))
+        })?
+    };
     let mut facts = ElfFacts {
         class64: header.is_class_64(),
         big_endian: header.is_big_endian(),

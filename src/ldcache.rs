@@ -96,10 +96,21 @@ impl LdCache {
         } else {
             return Err("not an ld.so.cache (unknown magic)".into());
         };
-        for (i, e) in cache.entries.iter().enumerate() {
-            cache.index.entry(e.key.clone()).or_default().push(i);
-        }
+        cache.build_index();
         Ok(cache)
+    }
+
+    /// A cache built from entries in lookup order (e.g. an emulated ldconfig scan).
+    pub fn from_entries(format: &'static str, entries: Vec<CacheEntry>) -> LdCache {
+        let mut cache = LdCache { format, entries, index: HashMap::new() };
+        cache.build_index();
+        cache
+    }
+
+    fn build_index(&mut self) {
+        for (i, e) in self.entries.iter().enumerate() {
+            self.index.entry(e.key.clone()).or_default().push(i);
+        }
     }
 
     /// The path the loader takes from the cache for `name`, given which flags the ABI accepts

@@ -25,7 +25,7 @@ use std::rc::Rc;
 
 use crate::abi::{self, Abi};
 use crate::elf::{ElfFacts, Ident, io_reason};
-use crate::ldcache::LdCache;
+use crate::ldcache::{CacheEntry, LdCache};
 use crate::ldconf;
 use crate::sysroot::{OpenError, Sysroot, join, split_path};
 
@@ -181,10 +181,10 @@ pub struct AbiContext {
     pub lib: String,
     /// The loader's built-in system directories, without trailing slash.
     pub default_dirs: Vec<String>,
+    /// The sysroot's cache, or ldconfig's index emulated from ld.so.conf when there is no
+    /// usable one (then `cache_path` is `None`).
     pub cache: Option<LdCache>,
     pub cache_path: Option<String>,
-    /// ldconfig's index, emulated from ld.so.conf when there is no cache: SONAME → path.
-    pub emulated_cache: Option<HashMap<String, String>>,
     /// `glibc-hwcaps/NAME` and legacy subdirectories, best first.
     pub subdirs: Vec<String>,
     /// The glibc-hwcaps names active for cache lookups.
@@ -369,10 +369,12 @@ impl<'s> Resolver<'s> {
             match self.sysroot.read_file(path, 256 << 20) {
                 Ok(bytes) => {
                     match LdCache::parse(&bytes) {
-                        Ok(c) => cache = Some(c),
-                        Err(e) => warnings.push(format!("{path}: {e}; ignored, as the loader would")),
+                        Ok(c) => {
+                            cache = Some(c);
+                            cache_path = Some(path.clone());
+                        }
+                        Err(e) => warnings.push(format!("{path}: {e}")),
                     }
-                    cache_path = Some(path.clone());
                     break;
                 }
                 Err(OpenError::NotFound) => {}
@@ -386,7 +388,6 @@ impl<'s> Resolver<'s> {
             default_dirs,
             cache,
             cache_path,
-            emulated_cache: None,
             subdirs: Vec::new(),
             glibc_hwcaps: Vec::new(),
             glibc_version: None,
@@ -402,40 +403,46 @@ impl<'s> Resolver<'s> {
         if version < (2, 37) {
             ctx.subdirs.extend(legacy_subdirs(&ctx.platform, abi.legacy_hwcaps));
         }
-        if ctx.cache_path.is_none() {
+        if ctx.cache.is_none() {
             warnings.push(format!(
-                "no ld.so.cache in this root for {}: emulating ldconfig over /etc/ld.so.conf and the system directories",
+                "no usable ld.so.cache in this root for {}: emulating ldconfig over /etc/ld.so.conf and the system directories",
                 abi.tuple
             ));
-            ctx.emulated_cache = Some(self.emulate_ldconfig(&ctx));
+            ctx.cache = Some(self.emulate_ldconfig(&ctx));
         }
         ctx.warnings = warnings;
         ctx
     }
 
-    /// `$LIB` and the system directories, inferred from where the ABI's libc.so.6 lives.
+    /// `$LIB` and the system directories, inferred from where the ABI's libc.so.6 lives: Debian
+    /// multiarch (`lib/<tuple>`), a real `lib64` or `lib32` directory (Fedora, Arch's lib32), or
+    /// plain `lib`. A `lib64` that is only a link to `/usr/lib` (Arch) is not a lib64 layout, and
+    /// where `/lib` is `/usr/lib` and nothing else is apart (Arch) only `/usr/lib` is built in.
     fn layout(&self, abi: &'static Abi) -> (String, Vec<String>) {
         let t = abi.tuple;
-        let mut families: Vec<(String, Vec<String>)> = vec![(
-            format!("lib/{t}"),
-            vec![format!("/lib/{t}"), format!("/usr/lib/{t}"), "/lib".into(), "/usr/lib".into()],
-        )];
-        if abi.class64 {
-            families.push(("lib64".into(), vec!["/lib64".into(), "/usr/lib64".into()]));
+        let canonical = |d: &str| self.sysroot.canonicalize(d).ok();
+        let usr_lib = canonical("/usr/lib");
+        let has_libc = |d: &str| matches!(self.probe(&join(d, "libc.so.6"), abi), Candidate::Accept(_));
+        let apart = |d: &str| canonical(d).is_some_and(|c| Some(&c) != usr_lib.as_ref());
+        let multiarch = [format!("/lib/{t}"), format!("/usr/lib/{t}")];
+        if multiarch.iter().any(|d| has_libc(d)) {
+            let [a, b] = multiarch;
+            return (format!("lib/{t}"), vec![a, b, "/lib".into(), "/usr/lib".into()]);
+        }
+        let (wide, wide_dirs) = if abi.class64 {
+            ("lib64", ["/lib64", "/usr/lib64"])
         } else {
-            families.push(("lib32".into(), vec!["/usr/lib32".into(), "/lib32".into()]));
+            ("lib32", ["/usr/lib32", "/lib32"])
+        };
+        if wide_dirs.iter().any(|d| apart(d) && has_libc(d)) {
+            // Fedora's glibc builds in both /lib64 and /usr/lib64 even when one links to the
+            // other; Arch's lib32 glibc only /usr/lib32.
+            let dirs = if abi.class64 { wide_dirs.to_vec() } else { vec!["/usr/lib32"] };
+            return (wide.into(), dirs.into_iter().map(String::from).collect());
         }
-        families.push(("lib".into(), vec!["/lib".into(), "/usr/lib".into()]));
-        for (lib, dirs) in &families {
-            let has_libc = dirs
-                .iter()
-                .take(2)
-                .any(|d| matches!(self.probe(&join(d, "libc.so.6"), abi), Candidate::Accept(_)));
-            if has_libc {
-                return (lib.clone(), dirs.clone());
-            }
-        }
-        families.swap_remove(0)
+        let merged = canonical("/lib") == usr_lib && !apart("/lib64");
+        let dirs = if merged { vec!["/usr/lib".into()] } else { vec!["/lib".into(), "/usr/lib".into()] };
+        ("lib".into(), dirs)
     }
 
     /// The sysroot glibc's release, from the banner in libc.so.6, or its newest GLIBC_2.x.
@@ -477,32 +484,51 @@ impl<'s> Resolver<'s> {
         active.iter().map(|s| s.to_string()).collect()
     }
 
-    /// ldconfig's scan: ld.so.conf directories, then the system directories; the first directory
-    /// holding a SONAME wins.
-    fn emulate_ldconfig(&self, ctx: &AbiContext) -> HashMap<String, String> {
+    /// ldconfig's scan: ld.so.conf directories, then the system directories, each with its
+    /// `glibc-hwcaps/*` subdirectories; for one SONAME the first directory wins.
+    fn emulate_ldconfig(&self, ctx: &AbiContext) -> LdCache {
         let mut dirs = ldconf::directories(self.sysroot, "/etc/ld.so.conf");
         dirs.extend(ctx.default_dirs.iter().cloned());
+        let flags = ctx.abi.cache_flags[ctx.abi.cache_flags.len() - 1];
         let mut seen_dirs = std::collections::HashSet::new();
-        let mut index = HashMap::new();
+        let mut seen_names = std::collections::HashSet::new();
+        let mut entries = Vec::new();
         for dir in dirs {
             let Ok(canonical) = self.sysroot.canonicalize(&dir) else { continue };
             if !seen_dirs.insert(canonical) {
                 continue;
             }
-            for name in self.sysroot.list_dir(&dir) {
-                if !(name.starts_with("lib") || name.starts_with("ld-")) || !name.contains(".so") {
-                    continue;
-                }
-                let path = join(&dir, &name);
-                if let Candidate::Accept(obj) = self.probe(&path, ctx.abi) {
+            let hwcaps_root = join(&dir, "glibc-hwcaps");
+            let hwcaps_dirs: Vec<(Option<String>, String)> = self
+                .sysroot
+                .list_dir(&hwcaps_root)
+                .into_iter()
+                .map(|h| (Some(h.clone()), join(&hwcaps_root, &h)))
+                .collect();
+            for (hwcaps, scan) in hwcaps_dirs.into_iter().chain(std::iter::once((None, dir.clone()))) {
+                for name in self.sysroot.list_dir(&scan) {
+                    if !(name.starts_with("lib") || name.starts_with("ld-")) || !name.contains(".so") {
+                        continue;
+                    }
+                    let path = join(&scan, &name);
+                    let Candidate::Accept(obj) = self.probe(&path, ctx.abi) else { continue };
                     let soname = obj.facts.soname.clone().unwrap_or(name.clone());
-                    let linked = join(&dir, &soname);
+                    if !seen_names.insert((soname.clone(), hwcaps.clone())) {
+                        continue;
+                    }
+                    let linked = join(&scan, &soname);
                     let value = if self.sysroot.canonicalize(&linked).is_ok() { linked } else { path };
-                    index.entry(soname).or_insert(value);
+                    entries.push(CacheEntry {
+                        flags,
+                        key: soname,
+                        value,
+                        hwcap: 0,
+                        hwcaps_subdir: hwcaps.clone(),
+                    });
                 }
             }
         }
-        index
+        LdCache::from_entries("emulated", entries)
     }
 
     /// Loads `file` (an in-root path) as the main program, like `ld.so --list FILE`.
@@ -700,17 +726,10 @@ impl<'s> Resolver<'s> {
             return found;
         }
         let nodeflib = req.nodeflib();
-        let cached = match (&ctx.cache, &ctx.emulated_cache) {
-            (Some(cache), _) => cache
-                .lookup(
-                    name,
-                    |f| ctx.abi.accepts_cache_flags(f),
-                    &ctx.glibc_hwcaps.iter().map(String::as_str).collect::<Vec<_>>(),
-                )
-                .map(|e| e.value.clone()),
-            (None, Some(index)) => index.get(name).cloned(),
-            (None, None) => None,
-        };
+        let hwcaps: Vec<&str> = ctx.glibc_hwcaps.iter().map(String::as_str).collect();
+        let cached = ctx.cache.as_ref().and_then(|c| {
+            c.lookup(name, |f| ctx.abi.accepts_cache_flags(f), &hwcaps).map(|e| e.value.clone())
+        });
         if let Some(path) = cached {
             let in_system_dir = ctx.default_dirs.iter().any(|d| path.starts_with(&format!("{d}/")));
             if !(nodeflib && in_system_dir) {
@@ -749,7 +768,8 @@ struct Namespace {
 }
 
 impl Namespace {
-    fn into_closure(self, abi: &'static Abi) -> Closure {
+    fn into_closure(mut self, abi: &'static Abi) -> Closure {
+        self.drop_unrequested_interpreter();
         let mut closure = Closure {
             abi,
             objects: self.objects,
@@ -775,6 +795,34 @@ impl Namespace {
         }
         self.objects.push(loaded);
         idx
+    }
+
+    /// `dl_main` takes the loader's own entry out of the list after mapping the dependencies and
+    /// puts it back only if some object named it: an interpreter nobody needs is not in the closure.
+    fn drop_unrequested_interpreter(&mut self) {
+        let Some(interp) = self.objects.iter().position(|o| o.source == Some(Source::Interpreter)) else {
+            return;
+        };
+        if self.edges.iter().any(|&(_, _, to)| to == interp) {
+            return;
+        }
+        self.objects.remove(interp);
+        let shift = |i: usize| if i > interp { i - 1 } else { i };
+        for o in &mut self.objects {
+            o.loader = o.loader.map(shift);
+        }
+        for e in &mut self.edges {
+            e.0 = shift(e.0);
+            e.2 = shift(e.2);
+        }
+        self.names.retain(|_, i| *i != interp);
+        for i in self.names.values_mut() {
+            *i = shift(*i);
+        }
+        self.ids.retain(|_, i| *i != interp);
+        for i in self.ids.values_mut() {
+            *i = shift(*i);
+        }
     }
 
     fn facts(&self, i: usize) -> Rc<ElfFacts> {
@@ -803,19 +851,29 @@ impl Search<'_, '_> {
             }
             let dir = if dir.len() > 1 { dir.trim_end_matches('/') } else { &dir };
             let dir = if dir.is_empty() { "/" } else { dir };
+            let mut last_open_error = None;
+            let mut tried = Vec::new();
             for sub in self.ctx.subdirs.iter().map(String::as_str).chain(std::iter::once("")) {
-                let path =
-                    if sub.is_empty() { join(dir, self.name) } else { join(&join(dir, sub), self.name) };
+                let here = if sub.is_empty() { dir.to_string() } else { join(dir, sub) };
+                let path = join(&here, self.name);
+                last_open_error = None;
                 match self.resolver.probe(&path, self.ctx.abi) {
                     Candidate::Accept(o) => return Some(Found::Object(path, o, source)),
                     Candidate::Fatal(e) => return Some(Found::Fatal(e)),
                     Candidate::Missing => {}
                     Candidate::Denied => self.last_reason = Some(format!("{path}: Permission denied")),
                     Candidate::Skip(e) => self.last_reason = Some(e),
-                    Candidate::EndOfList(e) => {
-                        self.last_reason = Some(e);
-                        return None;
-                    }
+                    Candidate::EndOfList(e) => last_open_error = Some(e),
+                }
+                tried.push(here);
+            }
+            // `open_path`: after a directory's last try failed with an error other than ENOENT
+            // or EACCES, the rest of the list is given up, but only if one of the directories
+            // tried exists (a looping or dangling directory counts as missing).
+            if let Some(e) = last_open_error {
+                self.last_reason = Some(e);
+                if tried.iter().any(|d| self.resolver.sysroot.is_dir(d)) {
+                    return None;
                 }
             }
         }
@@ -915,7 +973,6 @@ mod tests {
             default_dirs: vec![],
             cache: None,
             cache_path: None,
-            emulated_cache: None,
             subdirs: vec![],
             glibc_hwcaps: vec![],
             glibc_version: None,

@@ -58,15 +58,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes a report to standard output; a reader that went away (`graft tree | head`) is not an
+/// error worth a message.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("standard output: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn run(command: Command) -> Result<u8, String> {
     match command {
         Command::Inspect { file, json } => {
             let facts = ElfFacts::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let shown = file.display().to_string();
             if json {
-                println!("{:#}", report::inspect_json(&shown, &facts));
+                emit(&format!("{:#}\n", report::inspect_json(&shown, &facts)))?;
             } else {
-                print!("{}", report::inspect_text(&shown, &facts));
+                emit(&report::inspect_text(&shown, &facts))?;
             }
             Ok(0)
         }
@@ -90,9 +101,9 @@ fn run(command: Command) -> Result<u8, String> {
                 .collect();
             let complete = results.iter().all(|(_, r)| r.as_ref().is_ok_and(|c| c.complete()));
             if json {
-                println!("{}", report::tree_json(&root.display().to_string(), &results));
+                emit(&format!("{}\n", report::tree_json(&root.display().to_string(), &results)))?;
             } else {
-                print!("{}", report::tree_text(&results));
+                emit(&report::tree_text(&results))?;
             }
             Ok(if complete { 0 } else { 1 })
         }

@@ -28,4 +28,4 @@ export GRAFT_REQUIRE_TESTBED=1
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test
+cargo test -- --nocapture

@@ -673,6 +673,34 @@ impl<'s> Resolver<'s> {
         Ok(ns.into_closure(abi))
     }
 
+    /// Where `dlopen(name)` of a bare name finds it for this ABI in a program without DT_RPATH or
+    /// DT_RUNPATH: `--library-path`, the cache, the default directories. This is how a manifest's
+    /// `library_path` that is only a SONAME is found.
+    pub fn find_library(&self, abi: &'static Abi, name: &str) -> Result<String, String> {
+        let ctx = self.context(abi);
+        let ns = Namespace {
+            objects: vec![Loaded {
+                name: String::new(),
+                path: None,
+                object: None,
+                loader: None,
+                source: Some(Source::Main),
+                error: None,
+                fatal: false,
+            }],
+            names: HashMap::new(),
+            ids: HashMap::new(),
+            edges: Vec::new(),
+            warnings: Vec::new(),
+        };
+        match self.search(&ns, 0, "/", name, &ctx) {
+            Found::Object(path, _, _) => Ok(path),
+            Found::Missing(Some(why)) => Err(format!("{name}: not found ({why})")),
+            Found::Missing(None) => Err(format!("{name}: not found")),
+            Found::Fatal(e) => Err(e),
+        }
+    }
+
     /// The search for a bare name requested by `requester` (`_dl_map_object`).
     fn search(
         &self,

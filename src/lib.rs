@@ -2,9 +2,14 @@
 //! dependency engine underneath. See the README for the architecture.
 
 pub mod abi;
+pub mod compare;
+pub mod drivers;
 pub mod elf;
+pub mod launch;
 pub mod ldcache;
 pub mod ldconf;
 pub mod loader;
+pub mod plan;
+pub mod render;
 pub mod report;
 pub mod sysroot;

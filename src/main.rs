@@ -5,10 +5,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use graft::abi::Abi;
 use graft::elf::ElfFacts;
 use graft::loader::{Hwcaps, Options, Resolver};
-use graft::report;
+use graft::plan::{self, Plan, PlanOptions};
+use graft::render::{self, Format};
 use graft::sysroot::Sysroot;
+use graft::{launch, report};
 
 #[derive(Parser)]
 #[command(name = "graft", version, about = "Import a host's graphics drivers into a container runtime")]
@@ -45,6 +48,73 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Decide which drivers and libraries come from the host, and print the mount plan.
+    Plan {
+        #[command(flatten)]
+        trees: Trees,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// With --format bwrap: NUL-separated arguments, for `bwrap --args FD`.
+        #[arg(short = '0')]
+        nul: bool,
+        /// Write the plan to this file instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Start COMMAND in a bubblewrap container: the runtime as `/`, the plan applied.
+    Run {
+        #[command(flatten)]
+        trees: Trees,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+/// The trees a plan is made from.
+#[derive(clap::Args)]
+struct Trees {
+    /// The container's root filesystem.
+    #[arg(long)]
+    runtime: PathBuf,
+    /// The tree the drivers come from.
+    #[arg(long, default_value = "/")]
+    host: PathBuf,
+    /// ABIs to plan, as multiarch tuples separated by ','; default: every ABI both trees can run.
+    #[arg(long, value_delimiter = ',', value_name = "TUPLE,...")]
+    arch: Vec<String>,
+    /// Where generated files go (default: under $XDG_RUNTIME_DIR or /tmp).
+    #[arg(long)]
+    staging: Option<PathBuf>,
+}
+
+impl Trees {
+    /// Builds the plan and writes its generated files.
+    fn plan(&self) -> Result<Plan, String> {
+        let abis = if self.arch.is_empty() {
+            None
+        } else {
+            Some(
+                self.arch
+                    .iter()
+                    .map(|t| Abi::by_tuple(t).ok_or_else(|| format!("--arch: unknown ABI '{t}'")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        let live = std::fs::canonicalize(&self.host).is_ok_and(|p| p == std::path::Path::new("/"));
+        let env = if live { std::env::vars().collect() } else { Default::default() };
+        let options = PlanOptions {
+            host: self.host.clone(),
+            runtime: self.runtime.clone(),
+            abis,
+            staging: self.staging.clone().unwrap_or_else(plan::default_staging),
+            env,
+        };
+        let plan = plan::build(&options)?;
+        plan.write_staging()?;
+        Ok(plan)
+    }
 }
 
 fn main() -> ExitCode {
@@ -106,6 +176,25 @@ fn run(command: Command) -> Result<u8, String> {
                 emit(&report::tree_text(&results))?;
             }
             Ok(if complete { 0 } else { 1 })
+        }
+        Command::Plan { trees, format, nul, output } => {
+            let plan = trees.plan()?;
+            let text = render::render(&plan, format, nul);
+            match output {
+                Some(path) => std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+                None => emit(&text)?,
+            }
+            for issue in plan.issues.iter().filter(|i| i.severity != "info") {
+                eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
+            }
+            Ok(0)
+        }
+        Command::Run { trees, command } => {
+            let plan = trees.plan()?;
+            for issue in plan.issues.iter().filter(|i| i.severity == "error") {
+                eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
+            }
+            launch::run(&plan, &command)
         }
     }
 }

@@ -1,0 +1,174 @@
+//! Renderings of one [`Plan`]: `json` (the contract's shape), `bwrap` (bubblewrap arguments, one
+//! per line or NUL-separated for `bwrap --args FD`), `cdi` (a Container Device Interface spec),
+//! `oci` (an OCI runtime-spec fragment: `mounts` and `process.env`) and `env` (shell `export`
+//! lines). Renderers know nothing about ELF or how the plan was decided.
+
+use serde_json::{Value, json};
+
+use crate::plan::Plan;
+
+/// The output formats of `graft plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Bwrap,
+    Cdi,
+    Oci,
+    Env,
+}
+
+/// The plan as the contract's JSON.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).unwrap_or_default() + "\n"
+}
+
+/// The bubblewrap arguments that apply the plan (mounts, symlinks, environment), in order.
+pub fn bwrap_args(plan: &Plan) -> Vec<String> {
+    let mut args = Vec::new();
+    for m in &plan.mounts {
+        if m.kind == "tmpfs" {
+            args.extend(["--tmpfs".to_string(), m.destination.clone()]);
+        } else if m.options.iter().any(|o| o == "ro") {
+            args.extend(["--ro-bind".to_string(), m.source.clone(), m.destination.clone()]);
+        } else {
+            args.extend(["--bind".to_string(), m.source.clone(), m.destination.clone()]);
+        }
+    }
+    for s in &plan.symlinks {
+        args.extend(["--symlink".to_string(), s.target.clone(), s.link.clone()]);
+    }
+    for (k, v) in &plan.env {
+        args.extend(["--setenv".to_string(), k.clone(), v.clone()]);
+    }
+    args
+}
+
+/// `--format bwrap`: one argument per line, or each followed by NUL.
+pub fn bwrap(plan: &Plan, nul: bool) -> String {
+    let sep = if nul { '\0' } else { '\n' };
+    bwrap_args(plan).into_iter().map(|a| format!("{a}{sep}")).collect()
+}
+
+/// `--format env`: shell `export` lines.
+pub fn env(plan: &Plan) -> String {
+    plan.env.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect()
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn env_list(plan: &Plan) -> Vec<String> {
+    plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// `--format oci`: the `mounts` and `process.env` of an OCI runtime spec.
+pub fn oci(plan: &Plan) -> String {
+    let mounts: Vec<Value> = plan
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut options = m.options.clone();
+            if m.kind == "bind" {
+                options.extend(["nosuid".to_string(), "nodev".to_string()]);
+            }
+            json!({ "destination": m.destination, "type": m.kind, "source": m.source, "options": options })
+        })
+        .collect();
+    let spec = json!({ "mounts": mounts, "process": { "env": env_list(plan) } });
+    serde_json::to_string_pretty(&spec).unwrap_or_default() + "\n"
+}
+
+/// `--format cdi`: a CDI spec with one device, `graft.dev/graphics=all`, whose container edits
+/// are the plan.
+pub fn cdi(plan: &Plan) -> String {
+    let mounts: Vec<Value> = plan
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut options = m.options.clone();
+            if m.kind == "bind" {
+                options.extend(["nosuid".to_string(), "nodev".to_string(), "bind".to_string()]);
+            }
+            json!({ "hostPath": m.source, "containerPath": m.destination, "type": m.kind, "options": options })
+        })
+        .collect();
+    let spec = json!({
+        "cdiVersion": "0.6.0",
+        "kind": "graft.dev/graphics",
+        "devices": [ { "name": "all", "containerEdits": {} } ],
+        "containerEdits": { "env": env_list(plan), "mounts": mounts },
+    });
+    serde_json::to_string_pretty(&spec).unwrap_or_default() + "\n"
+}
+
+/// Renders a plan in a format.
+pub fn render(plan: &Plan, format: Format, nul: bool) -> String {
+    match format {
+        Format::Json => json(plan),
+        Format::Bwrap => bwrap(plan, nul),
+        Format::Cdi => cdi(plan),
+        Format::Oci => oci(plan),
+        Format::Env => env(plan),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Mount, Plan};
+    use std::collections::BTreeMap;
+
+    fn plan() -> Plan {
+        Plan {
+            version: 1,
+            host: "/".into(),
+            runtime: "/rt".into(),
+            staging: "/tmp/s".into(),
+            architectures: vec!["x86_64-linux-gnu".into()],
+            libraries: vec![],
+            drivers: vec![],
+            mounts: vec![
+                Mount {
+                    source: "tmpfs".into(),
+                    destination: "/overrides".into(),
+                    kind: "tmpfs".into(),
+                    options: vec![],
+                },
+                Mount {
+                    source: "/usr/lib/x/libz.so.1.3".into(),
+                    destination: "/overrides/lib/x/libz.so.1".into(),
+                    kind: "bind".into(),
+                    options: vec!["ro".into()],
+                },
+            ],
+            symlinks: vec![],
+            env: BTreeMap::from([("LD_LIBRARY_PATH".to_string(), "/overrides/lib/x".to_string())]),
+            issues: vec![],
+            staged: vec![],
+        }
+    }
+
+    #[test]
+    fn bwrap_and_env() {
+        let p = plan();
+        assert_eq!(
+            bwrap(&p, false),
+            "--tmpfs\n/overrides\n--ro-bind\n/usr/lib/x/libz.so.1.3\n/overrides/lib/x/libz.so.1\n--setenv\nLD_LIBRARY_PATH\n/overrides/lib/x\n"
+        );
+        assert_eq!(bwrap(&p, true).matches('\0').count(), 8);
+        assert_eq!(env(&p), "export LD_LIBRARY_PATH='/overrides/lib/x'\n");
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    #[test]
+    fn cdi_and_oci_carry_the_same_mounts() {
+        let p = plan();
+        let cdi: Value = serde_json::from_str(&cdi(&p)).unwrap();
+        assert_eq!(cdi["containerEdits"]["mounts"][1]["containerPath"], "/overrides/lib/x/libz.so.1");
+        assert_eq!(cdi["containerEdits"]["env"][0], "LD_LIBRARY_PATH=/overrides/lib/x");
+        let oci: Value = serde_json::from_str(&oci(&p)).unwrap();
+        assert_eq!(oci["mounts"][0]["type"], "tmpfs");
+        assert_eq!(oci["process"]["env"][0], "LD_LIBRARY_PATH=/overrides/lib/x");
+    }
+}

@@ -3,12 +3,13 @@
 //! outside the root is ever opened.
 //!
 //! Opening uses `openat2(RESOLVE_IN_ROOT)` where the kernel has it and a manual component walk
-//! elsewhere; both give the same answers. Only regular files are ever opened for reading: FIFOs,
+//! elsewhere; both give the same answers. An [`Overlay`] (tmpfs mount points and single files
+//! bound over the root) gives the view a container will have, for verifying a plan. Only regular files are ever opened for reading: FIFOs,
 //! sockets, devices and directories are reported by kind and never opened, so nothing blocks.
 //! This module knows nothing about ELF or the loader.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -88,6 +89,57 @@ pub struct Sysroot {
     mode: OpenMode,
     /// Canonical in-root paths of directories already walked.
     dirs: RefCell<HashMap<String, Result<String, OpenError>>>,
+    overlay: Option<Overlay>,
+}
+
+/// What a container mounts over its root: tmpfs mount points (which hide what the root has
+/// there and hold no symlinks) and regular files bound at in-root paths.
+#[derive(Debug, Clone, Default)]
+pub struct Overlay {
+    tmpfs: Vec<String>,
+    /// in-root path → the file's path on this machine.
+    files: BTreeMap<String, PathBuf>,
+    /// Directories that exist inside the tmpfs mounts because files are bound below them.
+    dirs: BTreeSet<String>,
+}
+
+impl Overlay {
+    /// A tmpfs mounted at an in-root directory.
+    pub fn tmpfs(&mut self, at: &str) {
+        let at = normalize(at);
+        self.dirs.insert(at.clone());
+        self.tmpfs.push(at);
+    }
+
+    /// A regular file on this machine bound at an in-root path.
+    pub fn bind_file(&mut self, at: &str, source: PathBuf) {
+        let at = normalize(at);
+        let mut dir = split_path(&at).0.to_string();
+        while self.in_tmpfs(&dir) && self.dirs.insert(dir.clone()) {
+            dir = split_path(&dir).0.to_string();
+        }
+        self.files.insert(at, source);
+    }
+
+    fn in_tmpfs(&self, path: &str) -> bool {
+        self.tmpfs.iter().any(|t| path == t || path.strip_prefix(t.as_str()).is_some_and(|r| r.starts_with('/')))
+    }
+}
+
+/// A lexically normalised absolute path: no `.`, `..` or repeated slashes (inside a tmpfs mount
+/// there are no symlinks, so this is the path the kernel would resolve).
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 fn kind_of(ft: std::fs::FileType) -> &'static str {
@@ -159,7 +211,27 @@ impl Sysroot {
             None
         };
         let mode = if root_fd.is_some() { OpenMode::Openat2 } else { OpenMode::Walk };
-        Ok(Sysroot { root, root_fd, mode, dirs: RefCell::new(HashMap::new()) })
+        Ok(Sysroot { root, root_fd, mode, dirs: RefCell::new(HashMap::new()), overlay: None })
+    }
+
+    /// The root as a container sees it with `overlay` mounted (files are then opened through the
+    /// walk, which knows the overlay).
+    pub fn with_overlay(mut self, overlay: Overlay) -> Sysroot {
+        self.overlay = Some(overlay);
+        self.mode = OpenMode::Walk;
+        self.dirs.borrow_mut().clear();
+        self
+    }
+
+    /// The overlay's answer for a path inside one of its tmpfs mounts; `None` outside them.
+    fn in_overlay(&self, path: &str) -> Option<(String, Option<&PathBuf>)> {
+        let ov = self.overlay.as_ref()?;
+        let n = normalize(path);
+        if !ov.in_tmpfs(&n) {
+            return None;
+        }
+        let file = ov.files.get(&n);
+        Some((n, file))
     }
 
     /// The root directory on this machine.
@@ -181,6 +253,10 @@ impl Sysroot {
     /// Resolves every symlink of an in-root path with chroot semantics and returns the canonical
     /// in-root path. The last component must exist.
     pub fn canonicalize(&self, path: &str) -> Result<String, OpenError> {
+        if let Some((n, file)) = self.in_overlay(path) {
+            let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
+            return if file.is_some() || is_dir { Ok(n) } else { Err(OpenError::NotFound) };
+        }
         let (dir, name) = split_path(path);
         let dir = self.canonical_dir(dir)?;
         if matches!(name, "" | ".") {
@@ -193,6 +269,10 @@ impl Sysroot {
     }
 
     fn canonical_dir(&self, dir: &str) -> Result<String, OpenError> {
+        if let Some((n, _)) = self.in_overlay(dir) {
+            let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
+            return if is_dir { Ok(n) } else { Err(OpenError::NotFound) };
+        }
         if let Some(hit) = self.dirs.borrow().get(dir) {
             return hit.clone();
         }
@@ -275,7 +355,11 @@ impl Sysroot {
             }
             _ => {
                 let canonical = self.canonicalize(path)?;
-                let host = self.host_path(&canonical);
+                let bound = self.overlay.as_ref().and_then(|ov| ov.files.get(&canonical));
+                if self.in_overlay(&canonical).is_some() && bound.is_none() {
+                    return Err(OpenError::NotRegular("directory"));
+                }
+                let host = bound.cloned().unwrap_or_else(|| self.host_path(&canonical));
                 let meta = std::fs::symlink_metadata(&host).map_err(|e| from_io(&e))?;
                 if !meta.is_file() {
                     return Err(OpenError::NotRegular(kind_of(meta.file_type())));
@@ -312,6 +396,18 @@ impl Sysroot {
         let Ok(dir) = self.canonical_dir(path) else {
             return Vec::new();
         };
+        if let (Some(ov), Some(_)) = (&self.overlay, self.in_overlay(&dir)) {
+            let prefix = if dir == "/" { dir.clone() } else { format!("{dir}/") };
+            let children: BTreeSet<String> = ov
+                .files
+                .keys()
+                .chain(ov.dirs.iter())
+                .filter_map(|p| p.strip_prefix(&prefix))
+                .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+                .map(str::to_string)
+                .collect();
+            return children.into_iter().collect();
+        }
         let Ok(entries) = std::fs::read_dir(self.host_path(&dir)) else {
             return Vec::new();
         };
@@ -484,6 +580,27 @@ mod tests {
             assert_eq!(s.open_file("/lib/x/dir.so.1").unwrap_err(), OpenError::NotRegular("directory"));
             assert_eq!(s.open_file("/lib/x/libreal.so.1/x").unwrap_err(), OpenError::NotFound);
         }
+    }
+
+    #[test]
+    fn overlay_is_the_container_view() {
+        let (_t, r) = tree();
+        let outside = r.join("usr/lib/x/libreal.so.1");
+        let mut ov = Overlay::default();
+        ov.tmpfs("/overrides");
+        ov.bind_file("/overrides/lib/t/libz.so.1", outside.clone());
+        ov.bind_file("/usr/lib/x/libalias.so.1", outside);
+        let s = Sysroot::open(&r).unwrap().with_overlay(ov);
+        assert!(s.open_file("/overrides/lib/t/libz.so.1").is_ok());
+        assert!(s.open_file("/overrides/lib/t/../t/libz.so.1").is_ok());
+        assert_eq!(s.open_file("/overrides/lib/t/libq.so.1").unwrap_err(), OpenError::NotFound);
+        assert_eq!(s.open_file("/overrides/lib").unwrap_err(), OpenError::NotRegular("directory"));
+        assert!(s.is_dir("/overrides/lib/t") && !s.is_dir("/overrides/nope"));
+        assert_eq!(s.list_dir("/overrides/lib"), vec!["t"]);
+        assert_eq!(s.list_dir("/overrides/lib/t"), vec!["libz.so.1"]);
+        // A bind over a file of the root, reached through a symlink of the root.
+        assert!(s.open_file("/lib/x/libalias.so.1").is_ok());
+        assert_eq!(s.canonicalize("/lib/x/libalias.so.1").unwrap(), "/usr/lib/x/libreal.so.1");
     }
 
     #[test]

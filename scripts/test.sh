@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in debootstrap:debootstrap bwrap:bubblewrap lddtree:pax-utils gcc:gcc ldconfig:libc-bin; do
+for tool in debootstrap:debootstrap bwrap:bubblewrap lddtree:pax-utils gcc:gcc ldconfig:libc-bin Xvfb:xvfb; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/sbin/${tool%%:*}" ] || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -122,7 +122,9 @@ impl Overlay {
     }
 
     fn in_tmpfs(&self, path: &str) -> bool {
-        self.tmpfs.iter().any(|t| path == t || path.strip_prefix(t.as_str()).is_some_and(|r| r.starts_with('/')))
+        self.tmpfs
+            .iter()
+            .any(|t| path == t || path.strip_prefix(t.as_str()).is_some_and(|r| r.starts_with('/')))
     }
 }
 

@@ -212,6 +212,21 @@ fn name_version(file_name: &str) -> Option<Vec<u32>> {
     version_numbers(&stem[dash + 1..])
 }
 
+/// The newest version an object defines for each prefix (`GLIBC_2.41`, `GLIBCXX_3.4.33`), by
+/// prefix name; names without a numeric version (`GLIBC_PRIVATE`) are left out.
+pub fn newest_per_prefix(facts: &ElfFacts) -> Vec<String> {
+    let mut best: std::collections::BTreeMap<&str, (Vec<u32>, &str)> = std::collections::BTreeMap::new();
+    for name in facts.defined_versions() {
+        let Some(i) = name.rfind('_') else { continue };
+        let Some(v) = version_numbers(&name[i + 1..]) else { continue };
+        let slot = best.entry(&name[..i]).or_insert((v.clone(), name));
+        if v > slot.0 {
+            *slot = (v, name);
+        }
+    }
+    best.into_values().map(|(_, n)| n.to_string()).collect()
+}
+
 /// `GLIBCXX_3.4.29..3.4.33, CXXABI_1.3.13`: per prefix the lowest and highest of a set of version
 /// names.
 pub fn summarize_versions(names: &[&str]) -> String {

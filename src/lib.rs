@@ -2,6 +2,7 @@
 //! dependency engine underneath. See the README for the architecture.
 
 pub mod abi;
+pub mod check;
 pub mod compare;
 pub mod drivers;
 pub mod elf;
@@ -13,3 +14,4 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod sysroot;
+pub mod verify;

@@ -11,7 +11,7 @@ use graft::loader::{Hwcaps, Options, Resolver};
 use graft::plan::{self, Plan, PlanOptions};
 use graft::render::{self, Format};
 use graft::sysroot::Sysroot;
-use graft::{launch, report};
+use graft::{check, launch, report};
 
 #[derive(Parser)]
 #[command(name = "graft", version, about = "Import a host's graphics drivers into a container runtime")]
@@ -35,6 +35,9 @@ enum Command {
         root: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Output format (`--json` is `--format json`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: TreeFormat,
         /// LD_LIBRARY_PATH for the emulated loader, as in-root directories separated by ':'.
         #[arg(long, value_name = "DIRS")]
         library_path: Option<String>,
@@ -62,6 +65,28 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Report the host's graphics stack; with --runtime, build the plan and verify it.
+    Check {
+        /// The container's root filesystem; without it, only the host is checked.
+        #[arg(long)]
+        runtime: Option<PathBuf>,
+        #[arg(long, default_value = "/")]
+        host: PathBuf,
+        #[arg(long, value_delimiter = ',', value_name = "TUPLE,...")]
+        arch: Vec<String>,
+        #[arg(long)]
+        staging: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the decision for one SONAME: both copies, their versions, the rule, who needs what.
+    Why {
+        soname: String,
+        #[command(flatten)]
+        trees: Trees,
+        #[arg(long)]
+        json: bool,
+    },
     /// Start COMMAND in a bubblewrap container: the runtime as `/`, the plan applied.
     Run {
         #[command(flatten)]
@@ -70,6 +95,31 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+/// `graft tree` output formats.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TreeFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+/// `--arch` values as ABIs; `None` when not given.
+fn parse_abis(arch: &[String]) -> Result<Option<Vec<&'static Abi>>, String> {
+    if arch.is_empty() {
+        return Ok(None);
+    }
+    arch.iter()
+        .map(|t| Abi::by_tuple(t).ok_or_else(|| format!("--arch: unknown ABI '{t}'")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The driver search variables of this process, when the host is this machine's `/`.
+fn discovery_env(host: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let live = std::fs::canonicalize(host).is_ok_and(|p| p == std::path::Path::new("/"));
+    if live { std::env::vars().collect() } else { Default::default() }
 }
 
 /// The trees a plan is made from.
@@ -90,28 +140,19 @@ struct Trees {
 }
 
 impl Trees {
-    /// Builds the plan and writes its generated files.
-    fn plan(&self) -> Result<Plan, String> {
-        let abis = if self.arch.is_empty() {
-            None
-        } else {
-            Some(
-                self.arch
-                    .iter()
-                    .map(|t| Abi::by_tuple(t).ok_or_else(|| format!("--arch: unknown ABI '{t}'")))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        };
-        let live = std::fs::canonicalize(&self.host).is_ok_and(|p| p == std::path::Path::new("/"));
-        let env = if live { std::env::vars().collect() } else { Default::default() };
-        let options = PlanOptions {
+    fn options(&self) -> Result<PlanOptions, String> {
+        Ok(PlanOptions {
             host: self.host.clone(),
             runtime: self.runtime.clone(),
-            abis,
+            abis: parse_abis(&self.arch)?,
             staging: self.staging.clone().unwrap_or_else(plan::default_staging),
-            env,
-        };
-        let plan = plan::build(&options)?;
+            env: discovery_env(&self.host),
+        })
+    }
+
+    /// Builds the plan and writes its generated files.
+    fn plan(&self) -> Result<Plan, String> {
+        let plan = plan::build(&self.options()?)?;
         plan.write_staging()?;
         Ok(plan)
     }
@@ -151,7 +192,7 @@ fn run(command: Command) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Command::Tree { root, json, library_path, hwcaps, platform, files } => {
+        Command::Tree { root, json, format, library_path, hwcaps, platform, files } => {
             let sysroot = Sysroot::open(&root)?;
             let hwcaps = match hwcaps.as_str() {
                 "native" => Hwcaps::Native,
@@ -170,10 +211,12 @@ fn run(command: Command) -> Result<u8, String> {
                 })
                 .collect();
             let complete = results.iter().all(|(_, r)| r.as_ref().is_ok_and(|c| c.complete()));
-            if json {
-                emit(&format!("{}\n", report::tree_json(&root.display().to_string(), &results)))?;
-            } else {
-                emit(&report::tree_text(&results))?;
+            match (json, format) {
+                (true, _) | (_, TreeFormat::Json) => {
+                    emit(&format!("{}\n", report::tree_json(&root.display().to_string(), &results)))?
+                }
+                (_, TreeFormat::Dot) => emit(&report::tree_dot(&results))?,
+                (_, TreeFormat::Text) => emit(&report::tree_text(&results))?,
             }
             Ok(if complete { 0 } else { 1 })
         }
@@ -186,6 +229,42 @@ fn run(command: Command) -> Result<u8, String> {
             }
             for issue in plan.issues.iter().filter(|i| i.severity != "info") {
                 eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
+            }
+            Ok(0)
+        }
+        Command::Check { runtime, host, arch, staging, json } => {
+            let report = match runtime {
+                None => check::check_host(&host, parse_abis(&arch)?, discovery_env(&host))?,
+                Some(runtime) => check::check_runtime(&PlanOptions {
+                    host: host.clone(),
+                    runtime,
+                    abis: parse_abis(&arch)?,
+                    staging: staging.unwrap_or_else(plan::default_staging),
+                    env: discovery_env(&host),
+                })?,
+            };
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()))?;
+            } else {
+                use std::io::IsTerminal;
+                let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                emit(&report::check_text(&report, color))?;
+            }
+            Ok(if report.errors() > 0 { 1 } else { 0 })
+        }
+        Command::Why { soname, trees, json } => {
+            let plan = plan::build(&trees.options()?)?;
+            let choices: Vec<_> = plan.libraries.iter().filter(|l| l.soname == soname).collect();
+            if choices.is_empty() {
+                return Err(format!(
+                    "{soname}: not in the closure of any imported driver for {}",
+                    plan.architectures.join(", ")
+                ));
+            }
+            if json {
+                emit(&format!("{:#}\n", report::why_json(&soname, &choices)))?;
+            } else {
+                emit(&report::why_text(&soname, &choices))?;
             }
             Ok(0)
         }

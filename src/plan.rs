@@ -57,6 +57,25 @@ pub struct LibraryChoice {
     pub container_path: Option<String>,
     pub rule: Rule,
     pub reason: String,
+    /// The real files (symlinks resolved), in-root.
+    pub host_file: Option<String>,
+    pub runtime_file: Option<String>,
+    /// The newest version each side defines, per prefix (`GLIBCXX_3.4.33`, `CXXABI_1.3.15`).
+    pub host_versions: Vec<String>,
+    pub runtime_versions: Vec<String>,
+    /// Objects in the container that need versions from this SONAME.
+    #[serde(skip)]
+    pub needed_by: Vec<NeededBy>,
+}
+
+/// One object's version needs from one SONAME.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeededBy {
+    pub object: String,
+    /// Every version it needs, sorted.
+    pub versions: Vec<String>,
+    /// Those the copy not chosen lacks: why the choice matters to this object.
+    pub only_chosen: Vec<String>,
 }
 
 /// One driver module's fate.
@@ -68,6 +87,8 @@ pub struct DriverEntry {
     pub manifest: Option<String>,
     pub library: Option<String>,
     pub container_path: Option<String>,
+    /// Where the rewritten manifest is in the container.
+    pub container_manifest: Option<String>,
     pub status: String,
     pub reason: String,
 }
@@ -126,6 +147,10 @@ pub struct Plan {
     pub issues: Vec<Issue>,
     #[serde(skip)]
     pub staged: Vec<StagedFile>,
+    /// The dependency edges of the imported closures: (arch, from, to), objects named by
+    /// SONAME (a module by its name).
+    #[serde(skip)]
+    pub edges: Vec<(String, String, String)>,
 }
 
 impl Plan {
@@ -219,6 +244,7 @@ pub fn build(options: &PlanOptions) -> Result<Plan, String> {
         env: BTreeMap::new(),
         issues: Vec::new(),
         staged: Vec::new(),
+        edges: Vec::new(),
     };
 
     let explicit = options.abis.is_some();
@@ -385,21 +411,13 @@ impl AbiPlanner<'_, '_> {
                 manifest: m.manifest.as_ref().map(|x| x.path.clone()),
                 library: m.library.clone(),
                 container_path: None,
+                container_manifest: None,
                 status: "ok".into(),
                 reason: String::new(),
             };
-            let closure = match (&m.unusable, &m.library) {
-                (Some(why), _) => Err(why.clone()),
-                (None, None) => {
-                    entries.push(entry);
-                    continue;
-                }
-                (None, Some(lib)) => {
-                    self.host.resolve(lib).and_then(|c| closure_problem(&c).map_or(Ok(c), Err))
-                }
-            };
-            match closure {
-                Ok(closure) => {
+            match evaluate_module(self.host, m) {
+                Ok(None) => entries.push(entry),
+                Ok(Some(closure)) => {
                     imported.push(Imported { module: m, closure, unusable: None });
                     entries.push(entry);
                 }
@@ -510,7 +528,41 @@ impl AbiPlanner<'_, '_> {
             cand.reason = verdict.reason;
         }
 
-        self.satisfy(&mut candidates, &mut imported);
+        for imp in &imported {
+            let name = |i: usize| {
+                let o = &imp.closure.objects[i];
+                if i == 0 {
+                    return imp.module.name.clone();
+                }
+                o.object.as_ref().and_then(|x| x.facts.soname.clone()).unwrap_or_else(|| o.name.clone())
+            };
+            for (from, _, to) in &imp.closure.edges {
+                let edge = (abi.tuple.to_string(), name(*from), name(*to));
+                if !self.plan.edges.contains(&edge) {
+                    self.plan.edges.push(edge);
+                }
+            }
+        }
+        let needs = self.satisfy(&mut candidates, &mut imported);
+        let mut needed_by: BTreeMap<String, Vec<NeededBy>> = BTreeMap::new();
+        for (who, facts) in &needs {
+            for need in &facts.version_needs {
+                let Some(c) = candidates.get(&need.file) else { continue };
+                let mut versions: Vec<String> = need.versions.iter().map(|v| v.name.clone()).collect();
+                versions.sort();
+                let other = c.copy(c.chosen.other());
+                let only_chosen = versions
+                    .iter()
+                    .filter(|v| other.is_some_and(|o| !o.facts.defined_versions().any(|d| d == v.as_str())))
+                    .cloned()
+                    .collect();
+                needed_by.entry(need.file.clone()).or_default().push(NeededBy {
+                    object: who.clone(),
+                    versions,
+                    only_chosen,
+                });
+            }
+        }
 
         for imp in &imported {
             if let Some(why) = &imp.unusable
@@ -521,7 +573,7 @@ impl AbiPlanner<'_, '_> {
                 e.reason = why.clone();
             }
         }
-        self.place_libraries(&candidates, glibc.as_ref());
+        self.place_libraries(&candidates, glibc.as_ref(), needed_by);
         self.place_modules(&imported, &mut entries);
         for e in &entries {
             if e.status != "ok" {
@@ -592,8 +644,13 @@ impl AbiPlanner<'_, '_> {
         )
     }
 
-    /// The satisfaction rule, to a fixed point.
-    fn satisfy(&mut self, candidates: &mut BTreeMap<String, Candidate>, imported: &mut [Imported]) {
+    /// The satisfaction rule, to a fixed point. Returns every object of the final container
+    /// state with its facts (for reporting who needs what).
+    fn satisfy(
+        &mut self,
+        candidates: &mut BTreeMap<String, Candidate>,
+        imported: &mut [Imported],
+    ) -> Vec<(String, Rc<ElfFacts>)> {
         // The runtime's own libraries for this ABI, which will link against the chosen copies.
         let runtime_objects: Vec<(String, Rc<ElfFacts>)> = {
             let ctx = self.runtime.context(self.abi);
@@ -685,7 +742,7 @@ impl AbiPlanner<'_, '_> {
                 }
             }
             if switch.is_empty() {
-                return;
+                return needs.into_iter().map(|(who, facts, _)| (who, facts)).collect();
             }
             for (file, reason) in switch {
                 let family: Vec<String> = if is_glibc_family(&file) {
@@ -706,9 +763,15 @@ impl AbiPlanner<'_, '_> {
                 }
             }
         }
+        Vec::new()
     }
 
-    fn place_libraries(&mut self, candidates: &BTreeMap<String, Candidate>, glibc: Option<&Verdict>) {
+    fn place_libraries(
+        &mut self,
+        candidates: &BTreeMap<String, Candidate>,
+        glibc: Option<&Verdict>,
+        mut needed_by: BTreeMap<String, Vec<NeededBy>>,
+    ) {
         let libdir = self.libdir();
         let mut any_host = false;
         for (soname, c) in candidates {
@@ -735,6 +798,19 @@ impl AbiPlanner<'_, '_> {
                 container_path,
                 rule: c.rule,
                 reason: c.reason.clone(),
+                host_file: c.host.as_ref().map(|h| h.real.clone()),
+                runtime_file: c.runtime.as_ref().map(|r| r.real.clone()),
+                host_versions: c
+                    .host
+                    .as_ref()
+                    .map(|h| compare::newest_per_prefix(&h.facts))
+                    .unwrap_or_default(),
+                runtime_versions: c
+                    .runtime
+                    .as_ref()
+                    .map(|r| compare::newest_per_prefix(&r.facts))
+                    .unwrap_or_default(),
+                needed_by: needed_by.remove(soname).unwrap_or_default(),
             });
         }
         if any_host {
@@ -931,6 +1007,9 @@ impl AbiPlanner<'_, '_> {
                 }
                 let container = format!("{OVERRIDES}/{staged}");
                 self.layout.stage(staged, contents);
+                if let Some(e) = entries.iter_mut().find(|e| e.kind == m.kind && e.name == m.name) {
+                    e.container_manifest = Some(container.clone());
+                }
                 match var {
                     Some("XDG_DATA_DIRS") => self.layout.push("XDG_DATA_DIRS", format!("{OVERRIDES}/share")),
                     Some("OCL_ICD_VENDORS") => {
@@ -967,6 +1046,22 @@ impl AbiPlanner<'_, '_> {
             .iter()
             .map(|p| format!("{OVERRIDES}/lib/platform-{p}/vdpau/{name}"))
             .collect()
+    }
+}
+
+/// Whether a discovered module can load on the host: its closure (`None` for a module without a
+/// library, such as a Vulkan meta-layer), or why not.
+pub fn evaluate_module(host: &Resolver, m: &DriverModule) -> Result<Option<Closure>, String> {
+    match (&m.unusable, &m.library) {
+        (Some(why), _) => Err(why.clone()),
+        (None, None) => Ok(None),
+        (None, Some(lib)) => {
+            let c = host.resolve(lib).map_err(|e| format!("{lib}: {e}"))?;
+            match closure_problem(&c) {
+                Some(why) => Err(why),
+                None => Ok(Some(c)),
+            }
+        }
     }
 }
 

@@ -15,6 +15,9 @@ pub enum Format {
     Cdi,
     Oci,
     Env,
+    /// Graphviz: per ABI, the imported modules and libraries, host and runtime copies coloured
+    /// apart.
+    Dot,
 }
 
 /// The plan as the contract's JSON.
@@ -110,7 +113,42 @@ pub fn render(plan: &Plan, format: Format, nul: bool) -> String {
         Format::Cdi => cdi(plan),
         Format::Oci => oci(plan),
         Format::Env => env(plan),
+        Format::Dot => dot(plan),
     }
+}
+
+/// `--format dot`.
+pub fn dot(plan: &Plan) -> String {
+    let mut s = String::from("digraph plan {\n  rankdir=LR;\n  node [style=filled, fontname=monospace];\n");
+    for arch in &plan.architectures {
+        s += &format!("  subgraph \"cluster_{arch}\" {{\n    label=\"{arch}\";\n");
+        for d in plan.drivers.iter().filter(|d| &d.arch == arch) {
+            let color = if d.status == "ok" { "palegreen" } else { "salmon" };
+            s += &format!(
+                "    \"{arch}:{}\" [label=\"{}\\n{}\", shape=box, fillcolor={color}];\n",
+                d.name,
+                d.name,
+                d.kind.as_str()
+            );
+        }
+        for l in plan.libraries.iter().filter(|l| &l.arch == arch) {
+            let color = match l.chosen {
+                crate::compare::Side::Host => "lightblue",
+                crate::compare::Side::Runtime => "lightgrey",
+            };
+            s += &format!(
+                "    \"{arch}:{}\" [label=\"{}\\n{}\", fillcolor={color}];\n",
+                l.soname,
+                l.soname,
+                l.chosen.as_str()
+            );
+        }
+        s += "  }\n";
+        for (a, from, to) in plan.edges.iter().filter(|(a, _, _)| a == arch) {
+            s += &format!("  \"{a}:{from}\" -> \"{a}:{to}\";\n");
+        }
+    }
+    s + "}\n"
 }
 
 #[cfg(test)]
@@ -146,6 +184,7 @@ mod tests {
             env: BTreeMap::from([("LD_LIBRARY_PATH".to_string(), "/overrides/lib/x".to_string())]),
             issues: vec![],
             staged: vec![],
+            edges: vec![],
         }
     }
 

@@ -153,3 +153,150 @@ pub fn tree_text(results: &[TreeResult]) -> String {
     }
     s
 }
+
+/// `graft tree --format dot`: each file's closure, edges from requester to provider.
+pub fn tree_dot(results: &[TreeResult]) -> String {
+    let mut s = String::from("digraph tree {\n  rankdir=LR;\n  node [shape=box, fontname=monospace];\n");
+    for (file, result) in results {
+        let Ok(c) = result else { continue };
+        let id = |i: usize| {
+            format!("{file}:{}", c.objects[i].path.clone().unwrap_or_else(|| c.objects[i].name.clone()))
+        };
+        for (i, o) in c.objects.iter().enumerate() {
+            let label = o.path.clone().unwrap_or_else(|| format!("{} (not found)", o.name));
+            let style = if o.error.is_some() { ", style=filled, fillcolor=salmon" } else { "" };
+            s += &format!("  \"{}\" [label=\"{label}\"{style}];\n", id(i));
+        }
+        for (from, _, to) in &c.edges {
+            s += &format!("  \"{}\" -> \"{}\";\n", id(*from), id(*to));
+        }
+    }
+    s + "}\n"
+}
+
+/// ANSI colours for a terminal, or nothing.
+struct Paint(bool);
+
+impl Paint {
+    fn status(&self, s: &str) -> String {
+        let code = match s {
+            "ok" => "32",
+            "unusable" | "error" => "31",
+            "warning" => "33",
+            _ => return s.to_string(),
+        };
+        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+}
+
+/// `graft check` for a person: drivers grouped by ABI and kind, aligned, then the issues and a
+/// summary line.
+pub fn check_text(r: &crate::check::CheckReport, color: bool) -> String {
+    let paint = Paint(color);
+    let mut s = format!("host {}", r.host);
+    if let Some(rt) = &r.runtime {
+        s += &format!(", runtime {rt}");
+    }
+    s += "\n";
+    let kind_w = r.drivers.iter().map(|d| d.kind.as_str().len()).max().unwrap_or(0);
+    let name_w = r.drivers.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    for sum in &r.summaries {
+        s += &format!("{}\n", sum.arch);
+        let mut drivers: Vec<_> = r.drivers.iter().filter(|d| d.arch == sum.arch).collect();
+        drivers.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        for d in drivers {
+            let detail =
+                if d.status == "ok" { d.library.clone().unwrap_or_default() } else { d.reason.clone() };
+            // Pad before colouring so the escape codes do not upset the alignment.
+            let status = format!("{:<8}", d.status);
+            s += &format!(
+                "  {:<kind_w$}  {:<name_w$}  {}  {detail}\n",
+                d.kind.as_str(),
+                d.name,
+                paint.status(status.trim_end()) + &status[d.status.len()..]
+            );
+        }
+    }
+    if !r.issues.is_empty() {
+        s += "issues\n";
+        for i in &r.issues {
+            s += &format!("  {} {}: {}\n", paint.status(&i.severity), i.code, i.message);
+        }
+    }
+    let per_abi: Vec<String> =
+        r.summaries.iter().map(|x| format!("{} {} ok, {} unusable", x.arch, x.ok, x.unusable)).collect();
+    s += &format!(
+        "summary: {}; {} error{}, {} warning{}\n",
+        if per_abi.is_empty() { "no ABI".to_string() } else { per_abi.join("; ") },
+        r.errors(),
+        if r.errors() == 1 { "" } else { "s" },
+        r.warnings(),
+        if r.warnings() == 1 { "" } else { "s" }
+    );
+    s
+}
+
+/// `graft why --json`: each ABI's decision with who needs which versions.
+pub fn why_json(soname: &str, choices: &[&crate::plan::LibraryChoice]) -> Value {
+    let entries: Vec<Value> = choices
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+            if let Some(map) = v.as_object_mut() {
+                map.insert("needed_by".into(), serde_json::to_value(&c.needed_by).unwrap_or(Value::Null));
+            }
+            v
+        })
+        .collect();
+    json!({ "soname": soname, "decisions": entries })
+}
+
+/// `graft why` for a person.
+pub fn why_text(soname: &str, choices: &[&crate::plan::LibraryChoice]) -> String {
+    let mut s = String::new();
+    for c in choices {
+        s += &format!(
+            "{soname} [{}]: {} ({})\n",
+            c.arch,
+            c.chosen.as_str(),
+            serde_json::to_value(c.rule).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        );
+        s += &format!("  reason   {}\n", c.reason);
+        for (side, path, file, versions) in [
+            ("host", &c.host_path, &c.host_file, &c.host_versions),
+            ("runtime", &c.runtime_path, &c.runtime_file, &c.runtime_versions),
+        ] {
+            match path {
+                Some(p) => {
+                    let real =
+                        file.as_deref().filter(|f| f != p).map(|f| format!(" -> {f}")).unwrap_or_default();
+                    let newest = if versions.is_empty() {
+                        "no version definitions".to_string()
+                    } else {
+                        versions.join(" ")
+                    };
+                    s += &format!("  {side:<8} {p}{real}; newest: {newest}\n");
+                }
+                None => s += &format!("  {side:<8} none\n"),
+            }
+        }
+        if let Some(cp) = &c.container_path {
+            s += &format!("  in the container: {cp}\n");
+        }
+        let other = c.chosen.other().as_str();
+        let (decisive, rest): (Vec<_>, Vec<_>) = c.needed_by.iter().partition(|n| !n.only_chosen.is_empty());
+        if !decisive.is_empty() {
+            s += &format!("  needing versions the {other} copy lacks\n");
+            for n in decisive.iter().take(25) {
+                s += &format!("    {}: {}\n", n.object, n.only_chosen.join(" "));
+            }
+            if decisive.len() > 25 {
+                s += &format!("    ... and {} more\n", decisive.len() - 25);
+            }
+        }
+        if !rest.is_empty() {
+            s += &format!("  {} more objects need versions from it that both copies define\n", rest.len());
+        }
+    }
+    s
+}

@@ -95,7 +95,7 @@ pub fn check_host(
         summaries: Vec::new(),
     };
     for m in &discovery.modules {
-        let (status, reason) = match plan::evaluate_module(&resolver, m) {
+        let (status, reason) = match plan::evaluate_module(&resolver, m, true) {
             Ok(_) => ("ok", String::new()),
             Err(why) => ("unusable", why),
         };

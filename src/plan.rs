@@ -415,7 +415,7 @@ impl AbiPlanner<'_, '_> {
                 status: "ok".into(),
                 reason: String::new(),
             };
-            match evaluate_module(self.host, m) {
+            match evaluate_module(self.host, m, false) {
                 Ok(None) => entries.push(entry),
                 Ok(Some(closure)) => {
                     imported.push(Imported { module: m, closure, unusable: None });
@@ -482,7 +482,7 @@ impl AbiPlanner<'_, '_> {
                     format!(
                         "{}: {path} not imported: {}",
                         abi.tuple,
-                        closure_problem(&c).unwrap_or_default()
+                        closure_problem(&c, true).unwrap_or_default()
                     ),
                 )),
                 Err(e) => self.plan.issues.push(Issue::new(
@@ -497,6 +497,7 @@ impl AbiPlanner<'_, '_> {
         let glibc = self.glibc_verdict();
         if let Some(v) = &glibc
             && v.chosen == Side::Host
+            && candidates.contains_key("libc.so.6")
         {
             let names: BTreeSet<String> = self
                 .host
@@ -1050,14 +1051,15 @@ impl AbiPlanner<'_, '_> {
 }
 
 /// Whether a discovered module can load on the host: its closure (`None` for a module without a
-/// library, such as a Vulkan meta-layer), or why not.
-pub fn evaluate_module(host: &Resolver, m: &DriverModule) -> Result<Option<Closure>, String> {
+/// library, such as a Vulkan meta-layer), or why not. With `versions`, unmet version needs count
+/// too; a plan leaves them to the satisfaction rule, where the runtime's copy may meet them.
+pub fn evaluate_module(host: &Resolver, m: &DriverModule, versions: bool) -> Result<Option<Closure>, String> {
     match (&m.unusable, &m.library) {
         (Some(why), _) => Err(why.clone()),
         (None, None) => Ok(None),
         (None, Some(lib)) => {
             let c = host.resolve(lib).map_err(|e| format!("{lib}: {e}"))?;
-            match closure_problem(&c) {
+            match closure_problem(&c, versions) {
                 Some(why) => Err(why),
                 None => Ok(Some(c)),
             }
@@ -1065,8 +1067,9 @@ pub fn evaluate_module(host: &Resolver, m: &DriverModule) -> Result<Option<Closu
     }
 }
 
-/// Why a closure cannot load, in one line; `None` when it can.
-fn closure_problem(c: &Closure) -> Option<String> {
+/// Why a closure cannot load, in one line (with `versions`, unmet version needs too); `None`
+/// when it can.
+fn closure_problem(c: &Closure, versions: bool) -> Option<String> {
     let path = |i: Option<usize>| i.and_then(|i| c.objects[i].path.clone()).unwrap_or_default();
     if let Some(o) = c.objects.iter().find(|o| o.error.is_some()) {
         return Some(format!(
@@ -1076,7 +1079,7 @@ fn closure_problem(c: &Closure) -> Option<String> {
             path(o.loader)
         ));
     }
-    c.version_problems.iter().find(|p| !p.weak).map(|p| {
+    c.version_problems.iter().find(|p| versions && !p.weak).map(|p| {
         format!(
             "{} ({}) lacks {} needed by {}",
             p.file,

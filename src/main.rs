@@ -235,13 +235,21 @@ fn run(command: Command) -> Result<u8, String> {
         Command::Check { runtime, host, arch, staging, json } => {
             let report = match runtime {
                 None => check::check_host(&host, parse_abis(&arch)?, discovery_env(&host))?,
-                Some(runtime) => check::check_runtime(&PlanOptions {
-                    host: host.clone(),
-                    runtime,
-                    abis: parse_abis(&arch)?,
-                    staging: staging.unwrap_or_else(plan::default_staging),
-                    env: discovery_env(&host),
-                })?,
+                Some(runtime) => {
+                    let own_staging = staging.is_none();
+                    let staging = staging.unwrap_or_else(plan::default_staging);
+                    let report = check::check_runtime(&PlanOptions {
+                        host: host.clone(),
+                        runtime,
+                        abis: parse_abis(&arch)?,
+                        staging: staging.clone(),
+                        env: discovery_env(&host),
+                    });
+                    if own_staging {
+                        let _ = std::fs::remove_dir_all(&staging);
+                    }
+                    report?
+                }
             };
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()))?;
@@ -273,7 +281,12 @@ fn run(command: Command) -> Result<u8, String> {
             for issue in plan.issues.iter().filter(|i| i.severity == "error") {
                 eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
             }
-            launch::run(&plan, &command)
+            let status = launch::run(&plan, &command);
+            if trees.staging.is_none() {
+                // The default staging directory is this process's own.
+                let _ = std::fs::remove_dir_all(&plan.staging);
+            }
+            status
         }
     }
 }

@@ -86,7 +86,7 @@ pub struct Object {
 pub enum Source {
     Main,
     Interpreter,
-    /// Already loaded under this name or SONAME (never stored: edges only).
+    /// A DT_NEEDED with a slash: that path, no search.
     Path,
     Rpath,
     LibraryPath,

@@ -65,17 +65,22 @@ fn env_list(plan: &Plan) -> Vec<String> {
     plan.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
+/// A mount's options with the hardening every bind gets in a container spec, plus `extra`.
+fn spec_options(m: &crate::plan::Mount, extra: &[&str]) -> Vec<String> {
+    let mut options = m.options.clone();
+    if m.kind == "bind" {
+        options.extend(["nosuid", "nodev"].iter().chain(extra).map(|o| o.to_string()));
+    }
+    options
+}
+
 /// `--format oci`: the `mounts` and `process.env` of an OCI runtime spec.
 pub fn oci(plan: &Plan) -> String {
     let mounts: Vec<Value> = plan
         .mounts
         .iter()
         .map(|m| {
-            let mut options = m.options.clone();
-            if m.kind == "bind" {
-                options.extend(["nosuid".to_string(), "nodev".to_string()]);
-            }
-            json!({ "destination": m.destination, "type": m.kind, "source": m.source, "options": options })
+            json!({ "destination": m.destination, "type": m.kind, "source": m.source, "options": spec_options(m, &[]) })
         })
         .collect();
     let spec = json!({ "mounts": mounts, "process": { "env": env_list(plan) } });
@@ -89,11 +94,10 @@ pub fn cdi(plan: &Plan) -> String {
         .mounts
         .iter()
         .map(|m| {
-            let mut options = m.options.clone();
-            if m.kind == "bind" {
-                options.extend(["nosuid".to_string(), "nodev".to_string(), "bind".to_string()]);
-            }
-            json!({ "hostPath": m.source, "containerPath": m.destination, "type": m.kind, "options": options })
+            json!({
+                "hostPath": m.source, "containerPath": m.destination, "type": m.kind,
+                "options": spec_options(m, &["bind"]),
+            })
         })
         .collect();
     let spec = json!({

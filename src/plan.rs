@@ -461,7 +461,13 @@ impl AbiPlanner<'_, '_> {
                 }
             }
         }
-        for (_, soname, path) in loader_libraries.iter().filter(|(a, _, _)| *a == abi) {
+        let mut extra: Vec<(String, String)> = loader_libraries
+            .iter()
+            .filter(|(a, _, _)| *a == abi)
+            .map(|(_, soname, path)| (soname.clone(), path.clone()))
+            .collect();
+        extra.extend(self.nvidia_userspace(&imported));
+        for (soname, path) in &extra {
             match self.host.resolve(path) {
                 Ok(c) if c.complete() => {
                     add(soname.clone(), path, &self, &mut candidates);
@@ -586,6 +592,55 @@ impl AbiPlanner<'_, '_> {
             }
         }
         self.plan.drivers.extend(entries);
+    }
+
+    /// NVIDIA's userspace libraries that its modules load with `dlopen` (libnvidia-glcore,
+    /// -eglcore, -glvkspirv, -rtcore, ...; libcuda, libnvcuvid, ...), which no DT_NEEDED names:
+    /// once an NVIDIA module is imported for this ABI, every such library of the same driver
+    /// version on the host comes along. Files of another driver version (left over from an
+    /// upgrade) are left out; names that carry no driver version (libnvidia-egl-wayland.so.1)
+    /// are taken.
+    fn nvidia_userspace(&self, imported: &[Imported]) -> Vec<(String, String)> {
+        let version = imported.iter().find_map(|i| {
+            let lib = i.module.library.as_deref()?;
+            let real = self.host.sysroot().canonicalize(lib).ok()?;
+            let name = split_path(&real).1;
+            if !name.contains("nvidia") {
+                return None;
+            }
+            driver_version(name)
+        });
+        let Some(version) = version else { return Vec::new() };
+        let prefixes = [
+            "libnvidia-",
+            "libcuda",
+            "libnvcuvid",
+            "libnvoptix",
+            "libGLX_nvidia",
+            "libEGL_nvidia",
+            "libGLESv2_nvidia",
+            "libGLESv1_CM_nvidia",
+        ];
+        let ctx = self.host.context(self.abi);
+        let mut out: Vec<(String, String)> = Vec::new();
+        for e in ctx.cache.iter().flat_map(|c| c.entries.iter()) {
+            if !self.abi.accepts_cache_flags(e.flags)
+                || e.hwcaps_subdir.is_some()
+                || !prefixes.iter().any(|p| e.key.starts_with(p))
+                || out.iter().any(|(k, _)| *k == e.key)
+            {
+                continue;
+            }
+            let real = self.host.sysroot().canonicalize(&e.value).unwrap_or_else(|_| e.value.clone());
+            match driver_version(split_path(&real).1).or_else(|| driver_version(&e.key)) {
+                Some(v) if v != version => continue,
+                _ => {}
+            }
+            if let Ok(path) = self.host.find_library(self.abi, &e.key) {
+                out.push((e.key.clone(), path));
+            }
+        }
+        out
     }
 
     /// libc.so.6 on both sides compared; `None` when one side has none for this ABI.
@@ -1050,6 +1105,15 @@ impl AbiPlanner<'_, '_> {
     }
 }
 
+/// An NVIDIA driver version in a file name (`libnvidia-glcore.so.535.261.03` → `535.261.03`):
+/// the numbers after `.so.` when there are at least two and the first has three digits.
+fn driver_version(name: &str) -> Option<String> {
+    let tail = &name[name.find(".so.")? + 4..];
+    let parts: Vec<&str> = tail.split('.').collect();
+    let numeric = parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (numeric && parts.len() >= 2 && parts[0].len() >= 3).then(|| tail.to_string())
+}
+
 /// Whether a discovered module can load on the host: its closure (`None` for a module without a
 /// library, such as a Vulkan meta-layer), or why not. With `versions`, unmet version needs count
 /// too; a plan leaves them to the satisfaction rule, where the runtime's copy may meet them.
@@ -1119,6 +1183,14 @@ mod tests {
         assert_eq!(j["ICD"]["library_path"], "/overrides/lib/x/libvulkan_lvp.so");
         assert_eq!(j["layers"][0]["library_path"], "/overrides/lib/x/libvulkan_lvp.so");
         assert_eq!(j["layers"][0]["name"], "/usr/lib/x/libvulkan_lvp.so");
+    }
+
+    #[test]
+    fn nvidia_driver_versions() {
+        assert_eq!(driver_version("libnvidia-glcore.so.535.261.03").as_deref(), Some("535.261.03"));
+        assert_eq!(driver_version("libGLX_nvidia.so.550.54"), Some("550.54".into()));
+        assert_eq!(driver_version("libnvidia-egl-wayland.so.1.1.10"), None);
+        assert_eq!(driver_version("libGLX_nvidia.so.0"), None);
     }
 
     #[test]

@@ -176,16 +176,18 @@ impl ElfFacts {
     /// Maps and parses an already opened file.
     pub fn read_file(file: &File) -> Result<ElfFacts, ElfError> {
         let meta = file.metadata().map_err(|e| ElfError(io_reason(&e)))?;
+        Self::read_opened(file, &meta)
+    }
+
+    /// Maps and parses an opened file whose metadata the caller already has.
+    pub fn read_opened(file: &File, meta: &std::fs::Metadata) -> Result<ElfFacts, ElfError> {
         if !meta.is_file() {
             return err("not a regular file");
         }
         if meta.len() == 0 {
             return err("file too short");
         }
-        // SAFETY: the mapping is private and read-only; graft reads files it does not own, and a
-        // concurrent truncation can only fault a read of a file that is being replaced.
-        let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| ElfError(io_reason(&e)))?;
-        Self::parse(&map)
+        Self::parse(&map_file(file, meta)?)
     }
 
     /// Parses the bytes of a whole file.
@@ -215,6 +217,14 @@ impl ElfFacts {
     pub fn defined_versions(&self) -> impl Iterator<Item = &str> {
         self.version_definitions.iter().filter(|d| !d.base).map(|d| d.name.as_str())
     }
+}
+
+/// Maps a whole opened regular file read-only (`meta` is its metadata, so no second `fstat`).
+pub fn map_file(file: &File, meta: &std::fs::Metadata) -> Result<memmap2::Mmap, ElfError> {
+    let len = usize::try_from(meta.len()).or_else(|_| err("file too large to map"))?;
+    // SAFETY: the mapping is private and read-only; graft reads files it does not own, and a
+    // concurrent truncation can only fault a read of a file that is being replaced.
+    unsafe { memmap2::MmapOptions::new().len(len).map(file) }.map_err(|e| ElfError(io_reason(&e)))
 }
 
 /// A one-line reason for an I/O error, without the path.

@@ -19,12 +19,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::rc::Rc;
 
 use crate::abi::{self, Abi};
-use crate::elf::{ElfFacts, Ident, io_reason};
+use crate::elf::{ElfFacts, Ident};
 use crate::ldcache::{CacheEntry, LdCache};
 use crate::ldconf;
 use crate::sysroot::{OpenError, Sysroot, join, split_path};
@@ -230,9 +229,18 @@ impl<'s> Resolver<'s> {
         if let Some(f) = self.facts.borrow().get(&key) {
             return Ok((id, f.clone()));
         }
-        let facts = Rc::new(ElfFacts::read_file(&opened.file).map_err(|e| e.0)?);
+        let facts = Rc::new(ElfFacts::read_opened(&opened.file, &opened.meta).map_err(|e| e.0)?);
         self.facts.borrow_mut().insert(key, facts.clone());
         Ok((id, facts))
+    }
+
+    /// The object the loader of `abi` accepts at `path` (probes are cached, so asking again for a
+    /// file a resolution already met costs nothing).
+    pub fn load(&self, path: &str, abi: &'static Abi) -> Option<Rc<Object>> {
+        match self.probe(path, abi) {
+            Candidate::Accept(o) => Some(o),
+            _ => None,
+        }
     }
 
     /// `open_verify`: what the loader of `abi` does with the file at `path`.
@@ -263,26 +271,20 @@ impl<'s> Resolver<'s> {
             Err(e) => return Candidate::EndOfList(format!("{path}: {e}")),
         };
         let ehdr_len = if abi.class64 { 64 } else { 52 };
-        let mut header = [0u8; 64];
-        let mut len = 0;
-        let mut file = &opened.file;
-        while len < ehdr_len {
-            match file.read(&mut header[len..ehdr_len]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) => {
-                    return Candidate::Fatal(format!("{path}: cannot read file data: {}", io_reason(&e)));
-                }
-            }
+        // The header is read from the mapping the facts will come from: one mmap, no read.
+        if opened.meta.len() < ehdr_len as u64 {
+            return Candidate::Fatal(format!("{path}: file too short"));
         }
+        let map = match crate::elf::map_file(&opened.file, &opened.meta) {
+            Ok(m) => m,
+            Err(e) => return Candidate::Fatal(format!("{path}: cannot read file data: {e}")),
+        };
+        let header = &map[..ehdr_len];
         let fatal = |why: &str| Candidate::Fatal(format!("{path}: {why}"));
-        if len < ehdr_len {
-            return fatal("file too short");
-        }
         if header[..4] != [0x7f, b'E', b'L', b'F'] {
             return fatal("invalid ELF header");
         }
-        let Some(id) = Ident::parse(&header[..len]) else {
+        let Some(id) = Ident::parse(header) else {
             // Bad class or data byte.
             return if header[4] != 1 && header[4] != 2 {
                 Candidate::Skip(format!("{path}: wrong ELF class"))
@@ -333,7 +335,7 @@ impl<'s> Resolver<'s> {
         let cached = self.facts.borrow().get(&key).cloned();
         let facts = match cached {
             Some(f) => f,
-            None => match ElfFacts::read_file(&opened.file) {
+            None => match ElfFacts::parse(&map) {
                 Ok(f) => {
                     let f = Rc::new(f);
                     self.facts.borrow_mut().insert(key, f.clone());
@@ -445,7 +447,10 @@ impl<'s> Resolver<'s> {
         ("lib".into(), dirs)
     }
 
-    /// The sysroot glibc's release, from the banner in libc.so.6, or its newest GLIBC_2.x.
+    /// The sysroot glibc's release, as far as the hwcaps rules need it (2.33 brought glibc-hwcaps,
+    /// 2.37 removed legacy hwcaps): the newest `GLIBC_2.x` libc.so.6 defines is a lower bound of
+    /// the release, exact enough outside 2.32..2.36 (2.37 and some later releases defined no new
+    /// version on every architecture); in that range the version banner in libc decides.
     fn glibc_version(&self, ctx: &AbiContext) -> Option<(u32, u32)> {
         let path = ctx
             .cache
@@ -456,18 +461,24 @@ impl<'s> Resolver<'s> {
             .into_iter()
             .chain(ctx.default_dirs.iter().map(|d| join(d, "libc.so.6")))
             .find(|p| matches!(self.probe(p, ctx.abi), Candidate::Accept(_)))?;
-        if let Ok(bytes) = self.sysroot.read_file(&path, MAX_LIBC_BYTES) {
-            let needle = b"release version ";
-            if let Some(i) = bytes.windows(needle.len()).position(|w| w == needle)
-                && let Some(v) = parse_version(&String::from_utf8_lossy(
-                    &bytes[i + needle.len()..(i + needle.len() + 8).min(bytes.len())],
-                ))
-            {
-                return Some(v);
-            }
-        }
         let Candidate::Accept(obj) = self.probe(&path, ctx.abi) else { return None };
-        obj.facts.defined_versions().filter_map(|v| v.strip_prefix("GLIBC_")).filter_map(parse_version).max()
+        let newest = obj
+            .facts
+            .defined_versions()
+            .filter_map(|v| v.strip_prefix("GLIBC_"))
+            .filter_map(parse_version)
+            .max();
+        if newest.is_some_and(|v| !((2, 32)..(2, 37)).contains(&v)) {
+            return newest;
+        }
+        let bytes = self.sysroot.read_file(&path, MAX_LIBC_BYTES).ok()?;
+        let needle = b"release version ";
+        let banner = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| &bytes[i + needle.len()..(i + needle.len() + 8).min(bytes.len())])
+            .and_then(|v| parse_version(&String::from_utf8_lossy(v)));
+        banner.or(newest)
     }
 
     fn active_glibc_hwcaps(&self, abi: &'static Abi) -> Vec<String> {
@@ -883,6 +894,11 @@ impl Search<'_, '_> {
             let mut tried = Vec::new();
             for sub in self.ctx.subdirs.iter().map(String::as_str).chain(std::iter::once("")) {
                 let here = if sub.is_empty() { dir.to_string() } else { join(dir, sub) };
+                // Like ld.so, which marks a directory that does not exist and never tries it
+                // again: a hwcaps subdirectory that is not there holds nothing.
+                if !sub.is_empty() && !self.resolver.sysroot.is_dir(&here) {
+                    continue;
+                }
                 let path = join(&here, self.name);
                 last_open_error = None;
                 match self.resolver.probe(&path, self.ctx.abi) {

@@ -275,18 +275,60 @@ pub fn build(options: &PlanOptions) -> Result<Plan, String> {
     }
     plan.architectures = abis.iter().map(|a| a.tuple.to_string()).collect();
 
+    // Discovery looks at every ABI at once (a manifest may serve several); then each ABI is
+    // planned on its own thread with its own view of both trees: the ABIs share no decision,
+    // only the final layout.
     let discovery =
         drivers::discover(&host, &DiscoveryOptions { abis: abis.clone(), env: options.env.clone() });
     for w in &discovery.warnings {
         plan.issues.push(Issue::new("warning", "driver-discovery", w.clone()));
     }
+    let parts: Vec<Result<(Plan, Layout), String>> = std::thread::scope(|scope| {
+        let discovery = &discovery;
+        let handles: Vec<_> = abis
+            .iter()
+            .map(|&abi| {
+                let empty = Plan { mounts: Vec::new(), issues: Vec::new(), ..plan.clone() };
+                scope.spawn(move || plan_abi(options, abi, discovery, empty))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("planning thread failed".to_string())))
+            .collect()
+    });
     let mut layout = Layout::default();
-    for &abi in &abis {
-        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut plan, layout: &mut layout }
-            .run(&discovery.modules, &discovery.loader_libraries);
+    for part in parts {
+        let (p, l) = part?;
+        for issue in p.issues {
+            if !plan.issues.contains(&issue) {
+                plan.issues.push(issue);
+            }
+        }
+        plan.libraries.extend(p.libraries);
+        plan.drivers.extend(p.drivers);
+        plan.edges.extend(p.edges);
+        layout.merge(l, &mut plan);
     }
     layout.finish(&mut plan);
     Ok(plan)
+}
+
+/// One ABI's decisions and layout, with its own resolvers over both trees.
+fn plan_abi(
+    options: &PlanOptions,
+    abi: &'static Abi,
+    discovery: &drivers::Discovery,
+    mut plan: Plan,
+) -> Result<(Plan, Layout), String> {
+    let host_root = Sysroot::open(&options.host).map_err(|e| format!("host: {e}"))?;
+    let runtime_root = Sysroot::open(&options.runtime).map_err(|e| format!("runtime: {e}"))?;
+    let host = Resolver::new(&host_root, Options::default());
+    let runtime = Resolver::new(&runtime_root, Options::default());
+    let mut layout = Layout::default();
+    AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut plan, layout: &mut layout }
+        .run(&discovery.modules, &discovery.loader_libraries);
+    Ok((plan, layout))
 }
 
 /// Container paths collected across ABIs, turned into mounts, files and environment at the end.
@@ -323,6 +365,31 @@ impl Layout {
 
     fn stage(&mut self, relative: String, contents: Vec<u8>) {
         self.staged.insert(relative, contents);
+    }
+
+    /// Adds another ABI's layout after this one's.
+    fn merge(&mut self, other: Layout, plan: &mut Plan) {
+        for (destination, source) in other.binds {
+            self.bind(source, destination, plan);
+        }
+        for (var, list) in other.lists {
+            for value in list {
+                self.push(var, value);
+            }
+        }
+        for (relative, contents) in other.staged {
+            match self.staged.get(&relative) {
+                Some(prev) if *prev != contents => plan.issues.push(Issue::new(
+                    "warning",
+                    "mount-conflict",
+                    format!(
+                        "{OVERRIDES}/{relative}: two ABIs generate different manifests; keeping the first"
+                    ),
+                )),
+                Some(_) => {}
+                None => self.stage(relative, contents),
+            }
+        }
     }
 
     fn finish(self, plan: &mut Plan) {
@@ -390,7 +457,7 @@ impl AbiPlanner<'_, '_> {
     }
 
     fn side(&self, resolver: &Resolver, path: &str) -> Option<Side1> {
-        let (_, facts) = resolver.facts(path).ok()?;
+        let facts = resolver.load(path, self.abi)?.facts.clone();
         let real = resolver.sysroot().canonicalize(path).ok()?;
         Some(Side1 { path: path.to_string(), real, facts })
     }
@@ -708,18 +775,33 @@ impl AbiPlanner<'_, '_> {
         imported: &mut [Imported],
     ) -> Vec<(String, Rc<ElfFacts>)> {
         // The runtime's own libraries for this ABI, which will link against the chosen copies.
-        let runtime_objects: Vec<(String, Rc<ElfFacts>)> = {
-            let ctx = self.runtime.context(self.abi);
-            let mut seen = BTreeSet::new();
-            ctx.cache
-                .iter()
-                .flat_map(|c| c.entries.iter())
-                .filter(|e| self.abi.accepts_cache_flags(e.flags) && e.hwcaps_subdir.is_none())
-                .filter(|e| !candidates.contains_key(&e.key) && seen.insert(e.value.clone()))
-                .filter_map(|e| self.runtime.facts(&e.value).ok().map(|(_, f)| (e.value.clone(), f)))
-                .collect()
-        };
+        // They were built against the runtime's copies, so they can only miss a version where a
+        // host copy is chosen that does not define everything the runtime's copy defines; until
+        // such a choice exists they need not be read.
+        let mut runtime_objects: Option<Vec<(String, Rc<ElfFacts>)>> = None;
         for _round in 0..8 {
+            let risky = candidates.values().any(|c| {
+                c.chosen == Side::Host
+                    && c.host.as_ref().zip(c.runtime.as_ref()).is_some_and(|(h, r)| {
+                        !h.facts.version_definitions.is_empty()
+                            && r.facts.defined_versions().any(|v| !h.facts.defined_versions().any(|d| d == v))
+                    })
+            });
+            if risky && runtime_objects.is_none() {
+                let ctx = self.runtime.context(self.abi);
+                let mut seen = BTreeSet::new();
+                runtime_objects = Some(
+                    ctx.cache
+                        .iter()
+                        .flat_map(|c| c.entries.iter())
+                        .filter(|e| self.abi.accepts_cache_flags(e.flags) && e.hwcaps_subdir.is_none())
+                        .filter(|e| !candidates.contains_key(&e.key) && seen.insert(e.value.clone()))
+                        .filter_map(|e| {
+                            self.runtime.load(&e.value, self.abi).map(|o| (e.value.clone(), o.facts.clone()))
+                        })
+                        .collect(),
+                );
+            }
             let mut needs: Vec<(String, Rc<ElfFacts>, Option<usize>)> = Vec::new();
             for (i, imp) in imported.iter().enumerate() {
                 if imp.unusable.is_some() {
@@ -738,7 +820,7 @@ impl AbiPlanner<'_, '_> {
                     needs.push((copy.path.clone(), copy.facts.clone(), None));
                 }
             }
-            for (path, facts) in &runtime_objects {
+            for (path, facts) in runtime_objects.iter().flatten() {
                 needs.push((path.clone(), facts.clone(), None));
             }
             let mut switch: Vec<(String, String)> = Vec::new();
@@ -912,15 +994,10 @@ impl AbiPlanner<'_, '_> {
         if let Some(dir) = gconv_dirs.into_iter().flatten().find(|d| self.host.sysroot().is_dir(d)) {
             let dest_dir = format!("{}/gconv", self.libdir());
             let mut any = false;
-            for name in self.host.sysroot().list_dir(&dir) {
-                let path = format!("{dir}/{name}");
-                if let Ok(real) = self.host.sysroot().canonicalize(&path)
-                    && self.host.sysroot().open_file(&real).is_ok()
-                {
-                    let source = self.host_file(&real);
-                    self.layout.bind(source, format!("{dest_dir}/{name}"), self.plan);
-                    any = true;
-                }
+            for (name, real) in self.host.sysroot().regular_files(&dir) {
+                let source = self.host_file(&real);
+                self.layout.bind(source, format!("{dest_dir}/{name}"), self.plan);
+                any = true;
             }
             if any {
                 self.layout.push("GCONV_PATH", dest_dir);
@@ -957,12 +1034,8 @@ impl AbiPlanner<'_, '_> {
         }
         for dir in dirs {
             let mut skipped = Vec::new();
-            for name in self.host.sysroot().list_dir(dir) {
+            for (name, real) in self.host.sysroot().regular_files(dir) {
                 let path = format!("{dir}/{name}");
-                let Ok(real) = self.host.sysroot().canonicalize(&path) else { continue };
-                if self.host.sysroot().open_file(&real).is_err() {
-                    continue;
-                }
                 if self.runtime.sysroot().open_file(&path).is_ok() {
                     let source = self.host_file(&real);
                     self.layout.bind(source, path, self.plan);
@@ -1056,11 +1129,14 @@ impl AbiPlanner<'_, '_> {
                     (Some(json), None) => serde_json::to_vec_pretty(json).unwrap_or_default(),
                     (None, _) => format!("{value}\n").into_bytes(),
                 };
+                // A manifest naming a bare SONAME (or no library) serves every ABI as it is; one
+                // rewritten to this ABI's container path gets this ABI's own file.
                 let manifest_name = split_path(&manifest.path).1;
-                let mut staged = format!("{relative}/{manifest_name}");
-                if self.layout.staged.get(&staged).is_some_and(|c| *c != contents) {
-                    staged = format!("{relative}/{tuple}-{manifest_name}");
-                }
+                let staged = if bare.is_some() || manifest.library_field.is_none() {
+                    format!("{relative}/{manifest_name}")
+                } else {
+                    format!("{relative}/{tuple}-{manifest_name}")
+                };
                 let container = format!("{OVERRIDES}/{staged}");
                 self.layout.stage(staged, contents);
                 if let Some(e) = entries.iter_mut().find(|e| e.kind == m.kind && e.name == m.name) {

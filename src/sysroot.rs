@@ -89,6 +89,8 @@ pub struct Sysroot {
     mode: OpenMode,
     /// Canonical in-root paths of directories already walked.
     dirs: RefCell<HashMap<String, Result<String, OpenError>>>,
+    /// Canonical in-root paths of any path already walked.
+    paths: RefCell<HashMap<String, Result<String, OpenError>>>,
     overlay: Option<Overlay>,
 }
 
@@ -213,7 +215,14 @@ impl Sysroot {
             None
         };
         let mode = if root_fd.is_some() { OpenMode::Openat2 } else { OpenMode::Walk };
-        Ok(Sysroot { root, root_fd, mode, dirs: RefCell::new(HashMap::new()), overlay: None })
+        Ok(Sysroot {
+            root,
+            root_fd,
+            mode,
+            dirs: RefCell::new(HashMap::new()),
+            paths: RefCell::new(HashMap::new()),
+            overlay: None,
+        })
     }
 
     /// The root as a container sees it with `overlay` mounted (files are then opened through the
@@ -222,6 +231,7 @@ impl Sysroot {
         self.overlay = Some(overlay);
         self.mode = OpenMode::Walk;
         self.dirs.borrow_mut().clear();
+        self.paths.borrow_mut().clear();
         self
     }
 
@@ -267,7 +277,13 @@ impl Sysroot {
         if name == ".." {
             return Ok(split_path(&dir).0.to_string());
         }
-        self.walk(&join(&dir, name))
+        let key = join(&dir, name);
+        if let Some(hit) = self.paths.borrow().get(&key) {
+            return hit.clone();
+        }
+        let result = self.walk_from(&dir, name);
+        self.paths.borrow_mut().insert(key, result.clone());
+        result
     }
 
     fn canonical_dir(&self, dir: &str) -> Result<String, OpenError> {
@@ -278,7 +294,14 @@ impl Sysroot {
         if let Some(hit) = self.dirs.borrow().get(dir) {
             return hit.clone();
         }
-        let result = self.walk(dir).and_then(|c| {
+        // The parent through this cache, so each directory's last component is looked at once.
+        let (parent, name) = split_path(dir);
+        let walked = if name.is_empty() || parent == dir {
+            self.walk(dir)
+        } else {
+            self.canonical_dir(parent).and_then(|p| self.walk_from(&p, name))
+        };
+        let result = walked.and_then(|c| {
             let meta = std::fs::metadata(self.host_path(&c)).map_err(|e| from_io(&e))?;
             if meta.is_dir() { Ok(c) } else { Err(OpenError::NotFound) }
         });
@@ -288,8 +311,14 @@ impl Sysroot {
 
     /// The manual walk: `lstat` each component below the resolved prefix.
     fn walk(&self, path: &str) -> Result<String, OpenError> {
-        let mut resolved: Vec<String> = Vec::new();
-        let mut pending: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+        self.walk_from("/", path)
+    }
+
+    /// The walk of `rest` starting in `base`, a canonical in-root directory.
+    fn walk_from(&self, base: &str, rest: &str) -> Result<String, OpenError> {
+        let mut resolved: Vec<String> =
+            base.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect();
+        let mut pending: Vec<String> = rest.split('/').rev().map(str::to_string).collect();
         let mut hops = 0;
         while let Some(c) = pending.pop() {
             match c.as_str() {
@@ -337,11 +366,8 @@ impl Sysroot {
                         .flags(flags)
                         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
                 };
-                let probe = openat2(fd, rel, how(OFlag::O_PATH | OFlag::O_CLOEXEC)).map_err(from_errno)?;
-                let meta = File::from(probe).metadata().map_err(|e| from_io(&e))?;
-                if !meta.is_file() {
-                    return Err(OpenError::NotRegular(kind_of(meta.file_type())));
-                }
+                // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer; O_NOCTTY: a
+                // terminal does not become ours. Anything but a regular file is closed unread.
                 let fd = openat2(
                     fd,
                     rel,
@@ -417,6 +443,33 @@ impl Sysroot {
             entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
+    }
+
+    /// The regular files in an in-root directory, following symlinks inside the root: (name,
+    /// canonical in-root path), sorted by name. Uses the directory entries' own types, so a tree
+    /// of plain files costs one directory read.
+    pub fn regular_files(&self, dir: &str) -> Vec<(String, String)> {
+        let Ok(canonical) = self.canonical_dir(dir) else { return Vec::new() };
+        if self.in_overlay(&canonical).is_some() {
+            return Vec::new();
+        }
+        let Ok(entries) = std::fs::read_dir(self.host_path(&canonical)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match e.file_type() {
+                Ok(t) if t.is_file() => out.push((name.clone(), join(&canonical, &name))),
+                Ok(t) if t.is_symlink() => {
+                    let Ok(real) = self.canonicalize(&join(&canonical, &name)) else { continue };
+                    if std::fs::symlink_metadata(self.host_path(&real)).is_ok_and(|m| m.is_file()) {
+                        out.push((name, real));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Expands a shell glob (`*`, `?`, `[...]` in any component) inside the root, sorted like

@@ -224,7 +224,10 @@ pub fn map_file(file: &File, meta: &std::fs::Metadata) -> Result<memmap2::Mmap, 
     let len = usize::try_from(meta.len()).or_else(|_| err("file too large to map"))?;
     // SAFETY: the mapping is private and read-only; graft reads files it does not own, and a
     // concurrent truncation can only fault a read of a file that is being replaced.
-    unsafe { memmap2::MmapOptions::new().len(len).map(file) }.map_err(|e| ElfError(io_reason(&e)))
+    let map =
+        unsafe { memmap2::MmapOptions::new().len(len).map(file) }.map_err(|e| ElfError(io_reason(&e)))?;
+    let _ = map.advise(memmap2::Advice::Random);
+    Ok(map)
 }
 
 /// A one-line reason for an I/O error, without the path.

@@ -276,61 +276,20 @@ pub fn build(options: &PlanOptions) -> Result<Plan, String> {
     plan.architectures = abis.iter().map(|a| a.tuple.to_string()).collect();
 
     // Discovery looks at every ABI at once (a manifest may serve several); then each ABI is
-    // planned on its own thread with its own view of both trees: the ABIs share no decision,
-    // only the final layout.
+    // planned in turn, all sharing the resolvers' caches.
     let discovery =
         drivers::discover(&host, &DiscoveryOptions { abis: abis.clone(), env: options.env.clone() });
     for w in &discovery.warnings {
         plan.issues.push(Issue::new("warning", "driver-discovery", w.clone()));
     }
-    let parts: Vec<Result<(Plan, Layout), String>> = std::thread::scope(|scope| {
-        let discovery = &discovery;
-        let handles: Vec<_> = abis
-            .iter()
-            .map(|&abi| {
-                let empty = Plan { mounts: Vec::new(), issues: Vec::new(), ..plan.clone() };
-                scope.spawn(move || plan_abi(options, abi, discovery, empty))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("planning thread failed".to_string())))
-            .collect()
-    });
     let mut layout = Layout::default();
-    for part in parts {
-        let (p, l) = part?;
-        for issue in p.issues {
-            if !plan.issues.contains(&issue) {
-                plan.issues.push(issue);
-            }
-        }
-        plan.libraries.extend(p.libraries);
-        plan.drivers.extend(p.drivers);
-        plan.edges.extend(p.edges);
-        layout.merge(l, &mut plan);
+    for &abi in &abis {
+        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut plan, layout: &mut layout }
+            .run(&discovery.modules, &discovery.loader_libraries);
     }
     layout.finish(&mut plan);
     Ok(plan)
 }
-
-/// One ABI's decisions and layout, with its own resolvers over both trees.
-fn plan_abi(
-    options: &PlanOptions,
-    abi: &'static Abi,
-    discovery: &drivers::Discovery,
-    mut plan: Plan,
-) -> Result<(Plan, Layout), String> {
-    let host_root = Sysroot::open(&options.host).map_err(|e| format!("host: {e}"))?;
-    let runtime_root = Sysroot::open(&options.runtime).map_err(|e| format!("runtime: {e}"))?;
-    let host = Resolver::new(&host_root, Options::default());
-    let runtime = Resolver::new(&runtime_root, Options::default());
-    let mut layout = Layout::default();
-    AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut plan, layout: &mut layout }
-        .run(&discovery.modules, &discovery.loader_libraries);
-    Ok((plan, layout))
-}
-
 /// Container paths collected across ABIs, turned into mounts, files and environment at the end.
 #[derive(Default)]
 struct Layout {
@@ -365,31 +324,6 @@ impl Layout {
 
     fn stage(&mut self, relative: String, contents: Vec<u8>) {
         self.staged.insert(relative, contents);
-    }
-
-    /// Adds another ABI's layout after this one's.
-    fn merge(&mut self, other: Layout, plan: &mut Plan) {
-        for (destination, source) in other.binds {
-            self.bind(source, destination, plan);
-        }
-        for (var, list) in other.lists {
-            for value in list {
-                self.push(var, value);
-            }
-        }
-        for (relative, contents) in other.staged {
-            match self.staged.get(&relative) {
-                Some(prev) if *prev != contents => plan.issues.push(Issue::new(
-                    "warning",
-                    "mount-conflict",
-                    format!(
-                        "{OVERRIDES}/{relative}: two ABIs generate different manifests; keeping the first"
-                    ),
-                )),
-                Some(_) => {}
-                None => self.stage(relative, contents),
-            }
-        }
     }
 
     fn finish(self, plan: &mut Plan) {
@@ -602,6 +536,7 @@ impl AbiPlanner<'_, '_> {
             cand.reason = verdict.reason;
         }
 
+        let mut edges_seen = std::collections::HashSet::new();
         for imp in &imported {
             let name = |i: usize| {
                 let o = &imp.closure.objects[i];
@@ -612,7 +547,7 @@ impl AbiPlanner<'_, '_> {
             };
             for (from, _, to) in &imp.closure.edges {
                 let edge = (abi.tuple.to_string(), name(*from), name(*to));
-                if !self.plan.edges.contains(&edge) {
+                if edges_seen.insert(edge.clone()) {
                     self.plan.edges.push(edge);
                 }
             }
@@ -780,11 +715,16 @@ impl AbiPlanner<'_, '_> {
         // such a choice exists they need not be read.
         let mut runtime_objects: Option<Vec<(String, Rc<ElfFacts>)>> = None;
         for _round in 0..8 {
-            let risky = candidates.values().any(|c| {
+            // (GLIBC_PRIVATE is glibc's own business: the family moves as one, so nothing outside
+            // it can miss a private version of a member.)
+            let risky = candidates.iter().any(|(soname, c)| {
                 c.chosen == Side::Host
                     && c.host.as_ref().zip(c.runtime.as_ref()).is_some_and(|(h, r)| {
                         !h.facts.version_definitions.is_empty()
-                            && r.facts.defined_versions().any(|v| !h.facts.defined_versions().any(|d| d == v))
+                            && r.facts.defined_versions().any(|v| {
+                                let private = is_glibc_family(soname) && v == "GLIBC_PRIVATE";
+                                !private && !h.facts.defined_versions().any(|d| d == v)
+                            })
                     })
             });
             if risky && runtime_objects.is_none() {

@@ -171,3 +171,45 @@ fn check_on_this_machine_never_exits_2() {
     assert!(matches!(out.code, Some(0) | Some(1)), "exit {:?}: {}", out.code, out.stderr);
     assert!(out.stdout.contains("summary:"));
 }
+
+#[test]
+fn nvidia_host_brings_its_dlopened_userspace_and_verifies() {
+    let Some((runtime, host)) = testbed() else { return };
+    let nvidia = host.with_file_name("host-nvidia");
+    if !nvidia.join(".graft-testbed").is_file() {
+        assert!(std::env::var("GRAFT_REQUIRE_TESTBED").as_deref() != Ok("1"), "host-nvidia is not built");
+        println!("nvidia: skipped, host-nvidia not built");
+        return;
+    }
+    let staging = scratch("nvidia");
+    let out = graft(&["plan", "--runtime", s(&runtime), "--host", s(&nvidia), "--staging", s(&staging)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    for arch in ["x86_64-linux-gnu", "i386-linux-gnu"] {
+        let host_libs: Vec<&str> = v["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["arch"] == arch && l["chosen"] == "host")
+            .map(|l| l["soname"].as_str().unwrap())
+            .collect();
+        // Loaded with dlopen by libGLX_nvidia / libEGL_nvidia, named by no DT_NEEDED.
+        for lib in
+            ["libnvidia-eglcore.so.535.261.03", "libnvidia-glvkspirv.so.535.261.03", "libGLX_nvidia.so.0"]
+        {
+            assert!(host_libs.contains(&lib), "{arch}: {lib} not imported: {host_libs:?}");
+        }
+        let icd = v["drivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["arch"] == arch && d["name"] == "nvidia_icd.json")
+            .unwrap_or_else(|| panic!("{arch}: no nvidia_icd.json"));
+        assert_eq!(icd["status"], "ok");
+        println!("nvidia {arch}: {} host libraries, nvidia_icd.json ok", host_libs.len());
+    }
+    let check = graft(&["check", "--runtime", s(&runtime), "--host", s(&nvidia), "--staging", s(&staging)]);
+    println!("{}", check.stdout.lines().last().unwrap_or(""));
+    assert_eq!(check.code, Some(0), "{}", check.stdout);
+    std::fs::remove_dir_all(staging).ok();
+}

@@ -1445,3 +1445,41 @@ fn case8_render_formats_carry_the_same_plan() {
     assert_eq!(written["mounts"], run.plan["mounts"]);
     assert_eq!(written["libraries"], run.plan["libraries"]);
 }
+
+/// NVIDIA's libraries that its GLX/EGL/Vulkan libraries `dlopen` (named by no DT_NEEDED) come
+/// along once an NVIDIA module is imported, those of the same driver version only: a file of an
+/// older driver left on disk is not imported (bug classes, "NVIDIA").
+#[test]
+fn nvidia_dlopened_userspace_of_the_same_version_only() {
+    let host = Tree::new("nvidia-host");
+    host.glibc("x86_64", "2.36");
+    let dir = format!("/usr/lib/{X64}");
+    host.lib(
+        "x86_64",
+        &dir,
+        "libGLX_nvidia.so.535.1.2",
+        json!({"soname": "libGLX_nvidia.so.0", "needed": ["libc.so.6"]}),
+    )
+    .lib("x86_64", &dir, "libnvidia-glcore.so.535.1.2", json!({"soname": "libnvidia-glcore.so.535.1.2"}))
+    .lib("x86_64", &dir, "libnvidia-eglcore.so.535.1.2", json!({"soname": "libnvidia-eglcore.so.535.1.2"}))
+    .lib("x86_64", &dir, "libnvidia-glcore.so.470.9.9", json!({"soname": "libnvidia-glcore.so.470.9.9"}))
+    .lib("x86_64", &dir, "libnvidia-egl-wayland.so.1.1.10", json!({"soname": "libnvidia-egl-wayland.so.1"}))
+    .icd("nvidia_icd.json", "libGLX_nvidia.so.0")
+    .write_cache();
+    let rt = Tree::new("nvidia-runtime");
+    rt.glibc("x86_64", "2.31").write_cache();
+
+    let run = plan(&host, &rt, &[]);
+    assert_fields("nvidia_icd.json", run.driver("nvidia_icd.json", X64), json!({"status": "ok"}), &run);
+    let libs = run.sonames(X64);
+    for lib in ["libnvidia-glcore.so.535.1.2", "libnvidia-eglcore.so.535.1.2", "libnvidia-egl-wayland.so.1"] {
+        assert!(libs.contains(lib), "{lib} not imported\n{}", run.ctx());
+        assert_fields(lib, run.lib(lib, X64), json!({"chosen": "host", "rule": "driver"}), &run);
+    }
+    assert!(
+        !libs.contains("libnvidia-glcore.so.470.9.9"),
+        "a stale driver version was imported\n{}",
+        run.ctx()
+    );
+    check_invariants(&run, &host, &rt);
+}

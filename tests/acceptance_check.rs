@@ -4,24 +4,23 @@
 //!
 //! Without the test bed a test prints a skip line and passes, unless `GRAFT_REQUIRE_TESTBED=1`.
 
+mod common;
+
+use common::testbed::{is_built, skip_or_fail, testbed_dir};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 fn testbed() -> Option<(PathBuf, PathBuf)> {
-    let dir = std::env::var_os("GRAFT_TESTBED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/graft-testbed"));
+    let dir = testbed_dir();
     let (runtime, host) = (dir.join("runtime"), dir.join("host"));
-    if runtime.join(".graft-testbed").is_file() && host.join(".graft-testbed").is_file() {
+    if is_built(&runtime) && is_built(&host) {
         return Some((runtime, host));
     }
-    assert!(
-        std::env::var("GRAFT_REQUIRE_TESTBED").as_deref() != Ok("1"),
-        "GRAFT_REQUIRE_TESTBED=1 but the test bed is not built (scripts/testbed.sh)"
+    skip_or_fail(
+        "GRAFT_REQUIRE_TESTBED=1 but the test bed is not built (scripts/testbed.sh)",
+        "acceptance_check: skipped, test bed not built (scripts/testbed.sh)",
     );
-    println!("acceptance_check: skipped, test bed not built (scripts/testbed.sh)");
     None
 }
 

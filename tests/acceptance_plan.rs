@@ -11,15 +11,17 @@
 //! line and passes, unless `GRAFT_REQUIRE_TESTBED=1`. `GRAFT_ACCEPTANCE_TIMEOUT` (seconds, default
 //! 120) bounds every command; `GRAFT_KEEP_FIXTURES` keeps the staging directories.
 
+mod common;
+
+use common::Watched;
+use common::testbed::{ABIS, is_built, skip_or_fail, testbed_dir, tool_present};
 use serde_json::Value;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const PROBES: [&str; 4] = ["vkprobe-x86_64", "vkprobe-i386", "eglprobe-x86_64", "eglprobe-i386"];
-const ABIS: [&str; 2] = ["x86_64-linux-gnu", "i386-linux-gnu"];
 
 /// Variables that would steer the graphics stack of a child; removed from every command so the
 /// results depend only on the trees and on what graft sets.
@@ -49,25 +51,9 @@ const SCRUBBED_ENV: [&str; 20] = [
 // ---------------------------------------------------------------------------------------------
 // Test bed discovery
 
-fn require_testbed() -> bool {
-    std::env::var("GRAFT_REQUIRE_TESTBED").is_ok_and(|v| v == "1")
-}
-
-fn testbed_dir() -> PathBuf {
-    std::env::var_os("GRAFT_TESTBED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/graft-testbed"))
-}
-
-fn tool_present(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
 /// Fails the test under `GRAFT_REQUIRE_TESTBED=1`, else prints a skip line.
 fn skip(test: &str, why: &str) {
-    assert!(!require_testbed(), "{test}: GRAFT_REQUIRE_TESTBED=1 but {why}");
-    println!("{test}: skipped, {why}");
+    skip_or_fail(&format!("{test}: GRAFT_REQUIRE_TESTBED=1 but {why}"), &format!("{test}: skipped, {why}"));
 }
 
 struct Bed {
@@ -80,7 +66,7 @@ fn bed(test: &str) -> Option<Bed> {
     let dir = testbed_dir();
     let bed = Bed { runtime: dir.join("runtime"), host: dir.join("host") };
     for (name, root) in [("runtime", &bed.runtime), ("host", &bed.host)] {
-        if !root.join(".graft-testbed").is_file() {
+        if !is_built(root) {
             skip(
                 test,
                 &format!("sysroot '{name}' is not built at {} (run scripts/testbed.sh)", root.display()),
@@ -169,39 +155,17 @@ fn run(mut cmd: Command, env: &[(&str, &str)]) -> Out {
         cmd.get_args().map(|a| format!("{:?}", a.to_string_lossy())).collect::<Vec<_>>().join(" ")
     );
     let start = Instant::now();
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let limit = timeout();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait after kill");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    let mut watched = Watched::new(child);
+    let (status, timed_out) = watched.wait(start, timeout(), Duration::from_millis(10));
+    let (stdout, stderr) = watched.output();
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     Out { what, code: status.code(), stdout, stderr, timed_out, elapsed: start.elapsed() }
 }
 

@@ -9,7 +9,7 @@ mod common;
 
 use common::elf::{self, ElfSpec};
 use common::fixture::{self, Built, Fixture};
-use common::{RunOutput, TempDir, default_timeout, is_root, run_graft};
+use common::{RunOutput, TempDir, default_timeout, is_root, no_panic_no_hang, run_graft};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +19,6 @@ fn spec(json: &str) -> ElfSpec {
 
 fn good_lib() -> Vec<u8> {
     elf::build(&spec(r#"{"soname":"libok.so.1","needed":["libc.so.6"],"runpath":"/x"}"#), "libok.so.1")
-}
-
-fn no_panic_no_hang(what: &str, out: &RunOutput) {
-    assert!(!out.timed_out, "{what}: graft hung\n{}", out.describe());
-    assert!(!out.panicked(), "{what}: graft panicked\n{}", out.describe());
-    assert!(out.code.is_some(), "{what}: killed by a signal\n{}", out.describe());
 }
 
 /// Exit 2, one line on stderr naming the file.

@@ -7,11 +7,10 @@
 //!
 //! Without the test bed the test prints a skip line and passes, unless `GRAFT_REQUIRE_TESTBED=1`.
 
-use std::collections::{HashSet, VecDeque};
-use std::ffi::{OsStr, OsString};
+mod common;
+
+use common::testbed::{self, for_each_object_file};
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -29,117 +28,28 @@ use serde_json::{Value, json};
 
 const MAX_REPORTED: usize = 20;
 
-fn testbed_dir() -> PathBuf {
-    std::env::var_os("GRAFT_TESTBED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/graft-testbed"))
-}
-
 fn sysroot(name: &str) -> Option<PathBuf> {
-    let dir = testbed_dir().join(name);
-    if !dir.join(".graft-testbed").is_file() {
-        assert!(
-            !std::env::var("GRAFT_REQUIRE_TESTBED").is_ok_and(|v| v == "1"),
-            "goblin-diff: GRAFT_REQUIRE_TESTBED=1 but sysroot '{name}' is not built at {} \
-             (run scripts/testbed.sh {name})",
-            dir.display()
-        );
-        println!("goblin-diff: skipped, test bed not built (scripts/testbed.sh)");
-        return None;
-    }
-    Some(dir)
+    testbed::sysroot("goblin-diff", name)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Enumeration (the same as the oracle's)
 
-fn resolve_in_root(root: &Path, path: &str) -> Option<String> {
-    let split = |bytes: &[u8]| -> VecDeque<OsString> {
-        bytes
-            .split(|&b| b == b'/')
-            .filter(|c| !c.is_empty() && *c != b".")
-            .map(|c| OsStr::from_bytes(c).to_os_string())
-            .collect()
-    };
-    let mut done: Vec<OsString> = Vec::new();
-    let mut todo = split(path.as_bytes());
-    let mut hops = 0;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        let mut host = root.to_path_buf();
-        host.extend(&done);
-        host.push(&c);
-        let md = std::fs::symlink_metadata(&host).ok()?;
-        if md.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&host).ok()?;
-            let bytes = target.as_os_str().as_bytes();
-            if bytes.starts_with(b"/") {
-                done.clear();
-            }
-            for comp in split(bytes).into_iter().rev() {
-                todo.push_front(comp);
-            }
-        } else {
-            done.push(c);
-        }
-    }
-    Some(done.iter().fold(String::new(), |s, d| s + "/" + &d.to_string_lossy()))
-}
-
 /// Every regular ELF file (by magic) under `/usr/lib/<tuple>/` (both ABIs, recursively) and
 /// `/usr/bin/`, de-duplicated by inode. In-root paths, sorted.
 fn enumerate(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let dirs = [("/usr/lib/x86_64-linux-gnu", true), ("/usr/lib/i386-linux-gnu", true), ("/usr/bin", false)];
-    for (dir, recursive) in dirs {
-        let Some(real) = resolve_in_root(root, dir) else {
-            continue;
+    for_each_object_file(root, &mut |inroot, host| {
+        let mut magic = [0u8; 4];
+        let Ok(mut f) = std::fs::File::open(host) else {
+            return;
         };
-        walk(root, &real, recursive, &mut |inroot, md| {
-            if !seen.insert((md.dev(), md.ino())) {
-                return;
-            }
-            let mut magic = [0u8; 4];
-            let Ok(mut f) = std::fs::File::open(root.join(inroot.trim_start_matches('/'))) else {
-                return;
-            };
-            if f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF" {
-                out.push(inroot.to_string());
-            }
-        });
-    }
+        if f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF" {
+            out.push(inroot.to_string());
+        }
+    });
     out.sort();
     out
-}
-
-fn walk(root: &Path, dir: &str, recursive: bool, f: &mut dyn FnMut(&str, &std::fs::Metadata)) {
-    let Ok(rd) = std::fs::read_dir(root.join(dir.trim_start_matches('/'))) else {
-        return;
-    };
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let inroot = format!("{}/{}", dir.trim_end_matches('/'), name.to_string_lossy());
-        let Ok(md) = std::fs::symlink_metadata(e.path()) else {
-            continue;
-        };
-        if md.is_dir() {
-            if recursive {
-                walk(root, &inroot, recursive, f);
-            }
-        } else if md.is_file() && name.to_str().is_some() {
-            f(&inroot, &md);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

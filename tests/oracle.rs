@@ -9,16 +9,16 @@
 //! Without the test bed the test prints a skip line and passes, unless `GRAFT_REQUIRE_TESTBED=1`.
 //! `GRAFT_ORACLE_SYSROOTS=host,runtime` restricts the sysroots (a debugging aid).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::ffi::{OsStr, OsString};
+mod common;
+
+use common::Watched;
+use common::testbed::{self, ABIS, for_each_object_file, resolve_in_root, skip_or_fail, tool_present};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ABIS: [&str; 2] = ["x86_64-linux-gnu", "i386-linux-gnu"];
 const MAX_REPORTED: usize = 20;
 const BEGIN: &str = "@@graft-oracle-begin@@ ";
 const RC: &str = "@@graft-oracle-rc@@ ";
@@ -26,16 +26,6 @@ const ERR: &str = "@@graft-oracle-stderr@@ ";
 
 // ---------------------------------------------------------------------------------------------
 // Test bed discovery
-
-fn testbed_dir() -> PathBuf {
-    std::env::var_os("GRAFT_TESTBED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/graft-testbed"))
-}
-
-fn require_testbed() -> bool {
-    std::env::var("GRAFT_REQUIRE_TESTBED").is_ok_and(|v| v == "1")
-}
 
 /// The sysroot's directory, or `None` (after printing why) when the test should be skipped.
 fn sysroot(name: &str) -> Option<PathBuf> {
@@ -45,85 +35,17 @@ fn sysroot(name: &str) -> Option<PathBuf> {
         println!("oracle {name}: not selected by GRAFT_ORACLE_SYSROOTS");
         return None;
     }
-    let dir = testbed_dir().join(name);
-    if !dir.join(".graft-testbed").is_file() {
-        assert!(
-            !require_testbed(),
-            "oracle: GRAFT_REQUIRE_TESTBED=1 but sysroot '{name}' is not built at {} \
-             (run scripts/testbed.sh {name})",
-            dir.display()
-        );
-        println!("oracle: skipped, test bed not built (scripts/testbed.sh)");
-        return None;
-    }
+    let dir = testbed::sysroot("oracle", name)?;
     if !tool_present("bwrap") {
         let msg = "oracle: bwrap is not installed (apt-get install bubblewrap)";
-        assert!(!require_testbed(), "{msg}");
-        println!("{msg}; skipped");
+        skip_or_fail(msg, &format!("{msg}; skipped"));
         return None;
     }
     Some(dir)
 }
 
-fn tool_present(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Chroot-semantics path resolution
-
-/// Resolves the absolute in-root `path` inside `root` as if `chroot(root)` were in effect:
-/// absolute symlink targets restart at `root`, `..` stops at the top. Returns the canonical
-/// in-root path, or `None` when a component is missing or there are too many symlink hops.
-fn resolve_in_root(root: &Path, path: &str) -> Option<String> {
-    let mut done: Vec<OsString> = Vec::new();
-    let mut todo: VecDeque<OsString> = split_components(path.as_bytes());
-    let mut hops = 0;
-    while let Some(c) = todo.pop_front() {
-        if c == ".." {
-            done.pop();
-            continue;
-        }
-        let mut host = root.to_path_buf();
-        host.extend(&done);
-        host.push(&c);
-        let md = std::fs::symlink_metadata(&host).ok()?;
-        if md.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&host).ok()?;
-            let bytes = target.as_os_str().as_bytes();
-            if bytes.starts_with(b"/") {
-                done.clear();
-            }
-            for comp in split_components(bytes).into_iter().rev() {
-                todo.push_front(comp);
-            }
-        } else {
-            done.push(c);
-        }
-    }
-    let mut out = String::new();
-    for d in &done {
-        out.push('/');
-        out.push_str(&d.to_string_lossy());
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    Some(out)
-}
-
-fn split_components(bytes: &[u8]) -> VecDeque<OsString> {
-    bytes
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .map(|c| OsStr::from_bytes(c).to_os_string())
-        .collect()
-}
 
 /// Memoising wrapper around [`resolve_in_root`]; unresolvable paths are kept as given, marked.
 struct Canon<'a> {
@@ -172,59 +94,24 @@ fn abi_of(ident: &[u8]) -> Abi {
 /// whatever directory the file is in). In-root paths, sorted.
 fn enumerate(root: &Path) -> BTreeMap<&'static str, Vec<String>> {
     let mut out: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    let mut seen = HashSet::new();
-    let mut dirs: Vec<(String, bool)> = ABIS.iter().map(|t| (format!("/usr/lib/{t}"), true)).collect();
-    dirs.push(("/usr/bin".to_string(), false));
-    for (dir, recursive) in dirs {
-        let Some(real) = resolve_in_root(root, &dir) else {
-            continue;
+    for_each_object_file(root, &mut |inroot, host| {
+        let mut ident = [0u8; 20];
+        let Ok(mut f) = std::fs::File::open(host) else {
+            return;
         };
-        walk(root, &real, recursive, &mut |inroot, md| {
-            if !seen.insert((md.dev(), md.ino())) {
-                return;
-            }
-            let host = root.join(inroot.trim_start_matches('/'));
-            let mut ident = [0u8; 20];
-            let Ok(mut f) = std::fs::File::open(&host) else {
-                return;
-            };
-            if f.read_exact(&mut ident).is_err() || &ident[..4] != b"\x7fELF" {
-                return;
-            }
-            match abi_of(&ident) {
-                Abi::X86_64 => out.entry(ABIS[0]).or_default().push(inroot.to_string()),
-                Abi::I386 => out.entry(ABIS[1]).or_default().push(inroot.to_string()),
-                Abi::Other => {}
-            }
-        });
-    }
+        if f.read_exact(&mut ident).is_err() || &ident[..4] != b"\x7fELF" {
+            return;
+        }
+        match abi_of(&ident) {
+            Abi::X86_64 => out.entry(ABIS[0]).or_default().push(inroot.to_string()),
+            Abi::I386 => out.entry(ABIS[1]).or_default().push(inroot.to_string()),
+            Abi::Other => {}
+        }
+    });
     for v in out.values_mut() {
         v.sort();
     }
     out
-}
-
-fn walk(root: &Path, dir: &str, recursive: bool, f: &mut dyn FnMut(&str, &std::fs::Metadata)) {
-    let host = root.join(dir.trim_start_matches('/'));
-    let Ok(rd) = std::fs::read_dir(&host) else {
-        return;
-    };
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        let inroot = format!("{}/{}", dir.trim_end_matches('/'), name.to_string_lossy());
-        let Ok(md) = std::fs::symlink_metadata(e.path()) else {
-            continue;
-        };
-        if md.is_dir() {
-            if recursive {
-                walk(root, &inroot, recursive, f);
-            }
-        } else if md.is_file() && name.to_str().is_some() {
-            f(&inroot, &md);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,41 +126,19 @@ struct Output {
 
 fn run(cmd: &mut Command, timeout: Duration) -> Output {
     let start = Instant::now();
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} ran longer than {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        code: status.code(),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-        elapsed: start.elapsed(),
+    let mut watched = Watched::new(child);
+    let (status, timed_out) = watched.wait(start, timeout, Duration::from_millis(20));
+    if timed_out {
+        panic!("{cmd:?} ran longer than {timeout:?}");
     }
+    let (stdout, stderr) = watched.output();
+    Output { code: status.code(), stdout, stderr, elapsed: start.elapsed() }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,183 +19,11 @@
 
 mod common;
 
-use common::cache::{self, CacheEntry, CacheSpec};
-use common::elf::{self, ElfSpec};
-use common::{RunOutput, TempDir, default_timeout, is_root, run_graft};
+use common::trees::{I386, ICD_DIR, Tree, X64, X64_LIB, X64_OVR, graft, two_abi_host};
+use common::{RunOutput, TempDir, default_timeout, is_root, no_panic_no_hang, run_graft};
 use serde_json::{Value, json};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-const X64: &str = "x86_64-linux-gnu";
-const I386: &str = "i386-linux-gnu";
-const X64_LIB: &str = "/usr/lib/x86_64-linux-gnu";
-const I386_LIB: &str = "/usr/lib/i386-linux-gnu";
-const X64_OVR: &str = "/overrides/lib/x86_64-linux-gnu";
-const ICD_DIR: &str = "/usr/share/vulkan/icd.d";
-
-// ---------------------------------------------------------------------------------------------
-// Trees
-
-/// A synthetic root: files written through the ELF writer, with the cache entries ldconfig would
-/// record for every library given a SONAME.
-struct Tree {
-    dir: TempDir,
-    cache: RefCell<Vec<(String, String, &'static str)>>,
-}
-
-/// The ELF arch name, the multiarch tuple and the cache flags of an ABI name ("x86_64"/"i386").
-fn abi_of(arch: &str) -> (&'static str, &'static str) {
-    match arch {
-        "x86_64" => (X64, "x86_64"),
-        "i386" => (I386, "i386"),
-        other => panic!("unknown arch {other}"),
-    }
-}
-
-impl Tree {
-    fn new(label: &str) -> Tree {
-        Tree { dir: TempDir::new(label), cache: RefCell::new(Vec::new()) }
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The root as graft reports it (canonical).
-    fn canonical_root(&self) -> PathBuf {
-        std::fs::canonicalize(self.root()).unwrap()
-    }
-
-    /// This machine's path of an in-root path.
-    fn path(&self, p: &str) -> PathBuf {
-        assert!(p.starts_with('/'), "in-root paths are absolute: {p}");
-        self.root().join(p.trim_start_matches('/'))
-    }
-
-    fn mkdir(&self, p: &str) -> &Tree {
-        std::fs::create_dir_all(self.path(p)).unwrap();
-        self
-    }
-
-    fn write(&self, p: &str, bytes: &[u8]) -> &Tree {
-        let hp = self.path(p);
-        std::fs::create_dir_all(hp.parent().unwrap()).unwrap();
-        std::fs::write(&hp, bytes).unwrap();
-        self
-    }
-
-    fn text(&self, p: &str, s: &str) -> &Tree {
-        self.write(p, s.as_bytes())
-    }
-
-    fn elf(&self, p: &str, spec: Value) -> &Tree {
-        let spec: ElfSpec = serde_json::from_value(spec).unwrap_or_else(|e| panic!("ELF spec for {p}: {e}"));
-        let name = p.rsplit('/').next().unwrap();
-        self.write(p, &elf::build(&spec, name))
-    }
-
-    fn symlink(&self, p: &str, target: &str) -> &Tree {
-        let hp = self.path(p);
-        std::fs::create_dir_all(hp.parent().unwrap()).unwrap();
-        std::os::unix::fs::symlink(target, hp).unwrap();
-        self
-    }
-
-    fn mode(&self, p: &str, mode: u32) -> &Tree {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(self.path(p), std::fs::Permissions::from_mode(mode)).unwrap();
-        self
-    }
-
-    /// A shared library `dir/real` with the given SONAME (in `spec`), the SONAME link next to it
-    /// when the names differ, and a cache entry for the SONAME link.
-    fn lib(&self, arch: &str, dir: &str, real: &str, mut spec: Value) -> &Tree {
-        spec["arch"] = json!(arch);
-        let soname = spec["soname"].as_str().expect("a library spec names its SONAME").to_string();
-        self.elf(&format!("{dir}/{real}"), spec);
-        if soname != real {
-            self.symlink(&format!("{dir}/{soname}"), real);
-        }
-        self.cache.borrow_mut().push((soname.clone(), format!("{dir}/{soname}"), abi_of(arch).1));
-        self
-    }
-
-    /// glibc for one ABI, laid out as Debian bullseye does: `/lib/<tuple>/ld-<release>.so` and
-    /// `libc-<release>.so` with SONAME links, libm and libpthread beside them, and the interpreter
-    /// path a link to the multiarch loader.
-    fn glibc(&self, arch: &str, release: &str) -> &Tree {
-        let (tuple, _) = abi_of(arch);
-        let dir = format!("/lib/{tuple}");
-        let (ld, interp, base) = match arch {
-            "x86_64" => ("ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2", "GLIBC_2.2.5"),
-            _ => ("ld-linux.so.2", "/lib/ld-linux.so.2", "GLIBC_2.0"),
-        };
-        self.lib(
-            arch,
-            &dir,
-            &format!("ld-{release}.so"),
-            json!({"soname": ld, "verdefs": [base, "GLIBC_2.3", "GLIBC_PRIVATE"]}),
-        );
-        if arch == "x86_64" {
-            self.symlink(interp, &format!("/lib/{tuple}/{ld}"));
-        } else {
-            self.symlink(interp, &format!("{tuple}/{ld}"));
-        }
-        let libc_need = json!([{"file": ld, "versions": [base, "GLIBC_PRIVATE"]}]);
-        self.lib(
-            arch,
-            &dir,
-            &format!("libc-{release}.so"),
-            json!({"soname": "libc.so.6", "needed": [ld], "glibc": release, "verneeds": libc_need}),
-        );
-        let family_need = json!([{"file": "libc.so.6", "versions": [base]}]);
-        for (soname, real) in [("libm.so.6", "libm"), ("libpthread.so.0", "libpthread")] {
-            self.lib(
-                arch,
-                &dir,
-                &format!("{real}-{release}.so"),
-                json!({"soname": soname, "needed": ["libc.so.6"], "verdefs": [base],
-                       "verneeds": family_need.clone()}),
-            );
-        }
-        self.mkdir(&format!("/usr/lib/{tuple}")).mkdir("/etc")
-    }
-
-    /// Writes /etc/ld.so.cache (new format) with every library given so far.
-    fn write_cache(&self) -> &Tree {
-        let entries: Vec<CacheEntry> = self
-            .cache
-            .borrow()
-            .iter()
-            .map(|(key, path, flags)| CacheEntry {
-                key: key.clone(),
-                path: path.clone(),
-                flags: json!(flags),
-                hwcaps: None,
-                hwcap: None,
-            })
-            .collect();
-        let spec = CacheSpec {
-            format: None,
-            entries,
-            generator: None,
-            big_endian: false,
-            no_endian_flag: false,
-            unsorted: false,
-            truncate: None,
-            nlibs: None,
-        };
-        self.write("/etc/ld.so.cache", &cache::build(&spec))
-    }
-
-    /// A Vulkan ICD manifest in /usr/share/vulkan/icd.d.
-    fn icd(&self, name: &str, library_path: &str) -> &Tree {
-        let m = json!({"file_format_version": "1.0.0",
-                       "ICD": {"library_path": library_path, "api_version": "1.3.0"}});
-        self.text(&format!("{ICD_DIR}/{name}"), &serde_json::to_string_pretty(&m).unwrap())
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running graft plan
@@ -307,12 +135,6 @@ impl PlanRun {
     }
 }
 
-fn no_panic_no_hang(what: &str, out: &RunOutput) {
-    assert!(!out.timed_out, "{what}: graft hung\n{}", out.describe());
-    assert!(!out.panicked(), "{what}: graft panicked\n{}", out.describe());
-    assert!(out.code.is_some(), "{what}: killed by a signal\n{}", out.describe());
-}
-
 /// Runs `graft plan --format json` on the two trees; expects exit 0 and JSON, and checks the
 /// least-privilege invariants.
 fn plan(host: &Tree, runtime: &Tree, extra: &[&str]) -> PlanRun {
@@ -330,8 +152,7 @@ fn plan(host: &Tree, runtime: &Tree, extra: &[&str]) -> PlanRun {
         "json".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = run_graft(&args, default_timeout());
-    no_panic_no_hang("graft plan", &out);
+    let out = graft("graft plan", &args);
     assert_eq!(out.code, Some(0), "graft plan: expected exit 0\n{}", out.describe());
     let plan: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("graft plan: stdout is not JSON ({e})\n{}", out.describe()));
@@ -1057,25 +878,6 @@ fn case4_host_copy_lacks_version_that_the_runtime_copy_defines() {
 
 // ---------------------------------------------------------------------------------------------
 // Case 5: closure complete on x86_64, broken on i386
-
-fn two_abi_host(label: &str, i386_libfoo: bool) -> Tree {
-    let host = Tree::new(label);
-    host.glibc("x86_64", "2.36").glibc("i386", "2.36");
-    host.lib("x86_64", X64_LIB, "libfoo.so.1.0.0", json!({"soname": "libfoo.so.1"}));
-    if i386_libfoo {
-        host.lib("i386", I386_LIB, "libfoo.so.1.0.0", json!({"soname": "libfoo.so.1"}));
-    }
-    for (arch, dir) in [("x86_64", X64_LIB), ("i386", I386_LIB)] {
-        host.lib(
-            arch,
-            dir,
-            "libvulkan_x.so",
-            json!({"soname": "libvulkan_x.so", "needed": ["libfoo.so.1", "libc.so.6"]}),
-        );
-    }
-    host.icd("x.json", "libvulkan_x.so").write_cache();
-    host
-}
 
 #[test]
 fn case5_complete_on_x86_64_broken_on_i386() {

@@ -6,11 +6,14 @@
 pub mod cache;
 pub mod elf;
 pub mod fixture;
+pub mod testbed;
+pub mod trees;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub fn graft_bin() -> &'static str {
@@ -80,6 +83,13 @@ impl RunOutput {
     }
 }
 
+/// Asserts that a graft run neither hung, panicked nor was killed by a signal.
+pub fn no_panic_no_hang(what: &str, out: &RunOutput) {
+    assert!(!out.timed_out, "{what}: graft hung\n{}", out.describe());
+    assert!(!out.panicked(), "{what}: graft panicked\n{}", out.describe());
+    assert!(out.code.is_some(), "{what}: killed by a signal\n{}", out.describe());
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.len() <= n {
         s.to_string()
@@ -101,7 +111,7 @@ pub fn default_timeout() -> Duration {
 /// Run graft with `args`, no stdin, killing it when `timeout` expires.
 pub fn run_graft<S: AsRef<std::ffi::OsStr>>(args: &[S], timeout: Duration) -> RunOutput {
     let start = Instant::now();
-    let mut child = Command::new(graft_bin())
+    let child = Command::new(graft_bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -110,35 +120,63 @@ pub fn run_graft<S: AsRef<std::ffi::OsStr>>(args: &[S], timeout: Duration) -> Ru
         .env("RUST_BACKTRACE", "0")
         .spawn()
         .expect("spawn graft");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait().expect("wait") {
-            Some(s) => break s,
-            None => {
-                if start.elapsed() > timeout {
-                    timed_out = true;
-                    let _ = child.kill();
-                    break child.wait().expect("wait after kill");
-                }
-                std::thread::sleep(Duration::from_millis(5));
+    let mut watched = Watched::new(child);
+    let (status, timed_out) = watched.wait(start, timeout, Duration::from_millis(5));
+    let (stdout, stderr) = watched.output();
+    RunOutput {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        timed_out,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A spawned child whose piped stdout and stderr are read to the end on two threads, so that it
+/// never blocks on a full pipe while it is waited for.
+pub struct Watched {
+    child: Child,
+    out: JoinHandle<Vec<u8>>,
+    err: JoinHandle<Vec<u8>>,
+}
+
+impl Watched {
+    /// Takes the child's stdout and stderr (both must be piped) and starts reading them.
+    pub fn new(mut child: Child) -> Watched {
+        let mut out = child.stdout.take().expect("stdout piped");
+        let mut err = child.stderr.take().expect("stderr piped");
+        let out = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = out.read_to_end(&mut v);
+            v
+        });
+        let err = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = err.read_to_end(&mut v);
+            v
+        });
+        Watched { child, out, err }
+    }
+
+    /// Waits for the child, polling every `poll`, and kills it once more than `timeout` has passed
+    /// since `start`. Returns its exit status and whether it was killed for the deadline.
+    pub fn wait(&mut self, start: Instant, timeout: Duration, poll: Duration) -> (ExitStatus, bool) {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, false);
             }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                return (self.child.wait().expect("wait after kill"), true);
+            }
+            std::thread::sleep(poll);
         }
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    RunOutput { code: status.code(), stdout, stderr, timed_out, elapsed: start.elapsed() }
+    }
+
+    /// Everything the child wrote to stdout and to stderr; call after [`Watched::wait`].
+    pub fn output(self) -> (Vec<u8>, Vec<u8>) {
+        (self.out.join().unwrap(), self.err.join().unwrap())
+    }
 }
 
 pub fn is_root() -> bool {

@@ -174,12 +174,30 @@ impl Plan {
 }
 
 /// The default staging directory: under `$XDG_RUNTIME_DIR`, else `/tmp`, per user.
+///
+/// Under `/tmp`, which others can write to, the per-user directory is made private (0700) and is
+/// used only if it is a real directory of this user, not something planted there (a symlink to
+/// elsewhere would make graft write outside its staging directory); otherwise a fresh
+/// directory of this process's own is made.
 pub fn default_staging() -> PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/graft-{}", nix::unistd::getuid())));
-    base.join("graft").join(format!("plan-{}", std::process::id()))
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let leaf = format!("plan-{}", std::process::id());
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_dir()) {
+        return dir.join("graft").join(leaf);
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    let base = std::env::temp_dir().join(format!("graft-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&base);
+    let ours = std::fs::symlink_metadata(&base).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+    if ours {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).is_ok() {
+            return base.join(leaf);
+        }
+    }
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    std::env::temp_dir().join(format!("graft-{uid}-{}-{nanos}", std::process::id()))
 }
 
 /// One side's copy of a library.

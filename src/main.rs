@@ -70,12 +70,8 @@ enum Command {
         /// The container's root filesystem; without it, only the host is checked.
         #[arg(long)]
         runtime: Option<PathBuf>,
-        #[arg(long, default_value = "/")]
-        host: PathBuf,
-        #[arg(long, value_delimiter = ',', value_name = "TUPLE,...")]
-        arch: Vec<String>,
-        #[arg(long)]
-        staging: Option<PathBuf>,
+        #[command(flatten)]
+        host: HostArgs,
         #[arg(long)]
         json: bool,
     },
@@ -122,12 +118,9 @@ fn discovery_env(host: &std::path::Path) -> std::collections::HashMap<String, St
     if live { std::env::vars().collect() } else { Default::default() }
 }
 
-/// The trees a plan is made from.
+/// Where drivers come from, for which ABIs, and where generated files go.
 #[derive(clap::Args)]
-struct Trees {
-    /// The container's root filesystem.
-    #[arg(long)]
-    runtime: PathBuf,
+struct HostArgs {
     /// The tree the drivers come from.
     #[arg(long, default_value = "/")]
     host: PathBuf,
@@ -139,15 +132,32 @@ struct Trees {
     staging: Option<PathBuf>,
 }
 
-impl Trees {
-    fn options(&self) -> Result<PlanOptions, String> {
+impl HostArgs {
+    /// Plan options for a runtime.
+    fn options(&self, runtime: &std::path::Path) -> Result<PlanOptions, String> {
         Ok(PlanOptions {
             host: self.host.clone(),
-            runtime: self.runtime.clone(),
+            runtime: runtime.to_path_buf(),
             abis: parse_abis(&self.arch)?,
             staging: self.staging.clone().unwrap_or_else(plan::default_staging),
             env: discovery_env(&self.host),
         })
+    }
+}
+
+/// The trees a plan is made from.
+#[derive(clap::Args)]
+struct Trees {
+    /// The container's root filesystem.
+    #[arg(long)]
+    runtime: PathBuf,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+impl Trees {
+    fn options(&self) -> Result<PlanOptions, String> {
+        self.host.options(&self.runtime)
     }
 
     /// Builds the plan and writes its generated files.
@@ -232,21 +242,15 @@ fn run(command: Command) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Command::Check { runtime, host, arch, staging, json } => {
+        Command::Check { runtime, host, json } => {
             let report = match runtime {
-                None => check::check_host(&host, parse_abis(&arch)?, discovery_env(&host))?,
+                None => check::check_host(&host.host, parse_abis(&host.arch)?, discovery_env(&host.host))?,
                 Some(runtime) => {
-                    let own_staging = staging.is_none();
-                    let staging = staging.unwrap_or_else(plan::default_staging);
-                    let report = check::check_runtime(&PlanOptions {
-                        host: host.clone(),
-                        runtime,
-                        abis: parse_abis(&arch)?,
-                        staging: staging.clone(),
-                        env: discovery_env(&host),
-                    });
-                    if own_staging {
-                        let _ = std::fs::remove_dir_all(&staging);
+                    let options = host.options(&runtime)?;
+                    let report = check::check_runtime(&options);
+                    if host.staging.is_none() {
+                        // The default staging directory is this process's own.
+                        let _ = std::fs::remove_dir_all(&options.staging);
                     }
                     report?
                 }
@@ -282,7 +286,7 @@ fn run(command: Command) -> Result<u8, String> {
                 eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
             }
             let status = launch::run(&plan, &command);
-            if trees.staging.is_none() {
+            if trees.host.staging.is_none() {
                 // The default staging directory is this process's own.
                 let _ = std::fs::remove_dir_all(&plan.staging);
             }

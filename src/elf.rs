@@ -3,18 +3,19 @@
 //! version needs.
 //!
 //! Reading follows the loader: only the ELF header, the program headers, PT_DYNAMIC, the dynamic
-//! string table and the DT_VERDEF/DT_VERNEED records are touched, each located through the PT_LOAD
+//! strings and the DT_VERDEF/DT_VERNEED records are touched, each located through the PT_LOAD
 //! segments (the section headers, which the loader never reads, are not needed and may be missing).
-//! Parsing uses the object crate's low-level `read::elf` API over a memmap2 mapping; every offset,
-//! size and count comes from the file and is bounds-checked. This module does not search for
-//! files and does not decide whether a loader would accept one: see `loader`.
+//! Parsing uses the object crate's low-level `read::elf` record types; a file is read with `pread`
+//! a few aligned blocks at a time ([`Reader`]), never mapped. Every offset, size and count comes
+//! from the file and is bounds-checked. This module does not search for files and does not
+//! decide whether a loader would accept one: see `loader`.
 
 use std::fs::File;
 use std::path::Path;
 
+use object::Endianness;
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
-use object::{Endianness, ReadRef};
 use serde::Serialize;
 
 use crate::abi::Abi;
@@ -179,25 +180,35 @@ impl ElfFacts {
         Self::read_opened(file, &meta)
     }
 
-    /// Maps and parses an opened file whose metadata the caller already has.
+    /// Parses an opened file whose metadata the caller already has.
     pub fn read_opened(file: &File, meta: &std::fs::Metadata) -> Result<ElfFacts, ElfError> {
         if !meta.is_file() {
             return err("not a regular file");
         }
-        if meta.len() == 0 {
-            return err("file too short");
-        }
-        Self::parse(&map_file(file, meta)?)
+        Self::parse_from(&mut Reader::file(file, meta.len()))
     }
 
     /// Parses the bytes of a whole file.
     pub fn parse(data: &[u8]) -> Result<ElfFacts, ElfError> {
-        if data.len() < 16 || data[..4] != elf::ELFMAG {
-            return err(if data.len() < 4 { "file too short" } else { "invalid ELF header" });
+        Self::parse_from(&mut Reader::slice(data))
+    }
+
+    /// Parses what `reader` reads (its blocks are reused: a caller that looked at the header
+    /// first pays for no second read).
+    pub fn parse_from(reader: &mut Reader) -> Result<ElfFacts, ElfError> {
+        let ident = match reader.bytes(0, 16) {
+            Ok(b) => <[u8; 16]>::try_from(b).unwrap_or_default(),
+            Err(Miss::Outside) => {
+                return err(if reader.len() < 4 { "file too short" } else { "invalid ELF header" });
+            }
+            Err(Miss::Io(e)) => return err(format!("cannot read file data: {e}")),
+        };
+        if ident[..4] != elf::ELFMAG {
+            return err("invalid ELF header");
         }
-        match data[4] {
-            1 => parse_class::<elf::FileHeader32<Endianness>>(data),
-            2 => parse_class::<elf::FileHeader64<Endianness>>(data),
+        match ident[4] {
+            1 => parse_class::<elf::FileHeader32<Endianness>>(reader),
+            2 => parse_class::<elf::FileHeader64<Endianness>>(reader),
             c => err(format!("invalid ELF class {c}")),
         }
     }
@@ -219,23 +230,120 @@ impl ElfFacts {
     }
 }
 
-/// Maps a whole opened regular file read-only (`meta` is its metadata, so no second `fstat`).
-pub fn map_file(file: &File, meta: &std::fs::Metadata) -> Result<memmap2::Mmap, ElfError> {
-    let len = usize::try_from(meta.len()).or_else(|_| err("file too large to map"))?;
-    // SAFETY: the mapping is private and read-only; graft reads files it does not own, and a
-    // concurrent truncation can only fault a read of a file that is being replaced.
-    let map =
-        unsafe { memmap2::MmapOptions::new().len(len).map(file) }.map_err(|e| ElfError(io_reason(&e)))?;
-    let _ = map.advise(memmap2::Advice::Random);
-    Ok(map)
-}
-
 /// A one-line reason for an I/O error, without the path.
 pub fn io_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+/// Why a [`Reader`] could not give a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    /// The range is not inside the file.
+    Outside,
+    /// Reading failed (or the file shrank while it was read).
+    Io(String),
+}
+
+impl Miss {
+    /// The parse error for this miss: `outside` when the range is not in the file.
+    fn or(self, outside: &str) -> ElfError {
+        match self {
+            Miss::Outside => ElfError(outside.to_string()),
+            Miss::Io(e) => ElfError(format!("cannot read file data: {e}")),
+        }
+    }
+}
+
+/// Size and alignment of the blocks a [`Reader`] reads from a file.
+const BLOCK: u64 = 4096;
+
+/// The bytes of an ELF file, read on demand: a slice in memory, or an open file read with
+/// `pread` in [`BLOCK`]-aligned blocks that are kept for the rest of the parse. A parse touches
+/// a handful of blocks (the header page, PT_DYNAMIC, the strings and version records it names),
+/// which costs less than mapping the file and faulting the same pages in, and leaves nothing to
+/// unmap.
+pub struct Reader<'a> {
+    source: Source<'a>,
+    len: u64,
+    /// (file offset, bytes), most recent last.
+    blocks: Vec<(u64, Vec<u8>)>,
+}
+
+enum Source<'a> {
+    Slice(&'a [u8]),
+    File(&'a File),
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over bytes in memory.
+    pub fn slice(data: &'a [u8]) -> Reader<'a> {
+        Reader { source: Source::Slice(data), len: data.len() as u64, blocks: Vec::new() }
+    }
+
+    /// A reader over an open regular file of `len` bytes.
+    pub fn file(file: &'a File, len: u64) -> Reader<'a> {
+        Reader { source: Source::File(file), len, blocks: Vec::new() }
+    }
+
+    /// The file's length.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `size` bytes at `offset`.
+    pub fn bytes(&mut self, offset: u64, size: u64) -> Result<&[u8], Miss> {
+        let end = offset.checked_add(size).filter(|&e| e <= self.len).ok_or(Miss::Outside)?;
+        let file = match self.source {
+            Source::Slice(data) => return Ok(&data[offset as usize..end as usize]),
+            Source::File(file) => file,
+        };
+        let hit = self.blocks.iter().rposition(|(at, b)| *at <= offset && end <= at + b.len() as u64);
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                use std::os::unix::fs::FileExt;
+                let start = offset - offset % BLOCK;
+                let stop = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(self.len);
+                let n = usize::try_from(stop - start).map_err(|_| Miss::Outside)?;
+                let mut buf = vec![0; n];
+                file.read_exact_at(&mut buf, start).map_err(|e| Miss::Io(io_reason(&e)))?;
+                self.blocks.push((start, buf));
+                self.blocks.len() - 1
+            }
+        };
+        let (at, block) = &self.blocks[i];
+        Ok(&block[(offset - at) as usize..(end - at) as usize])
+    }
+
+    /// A plain-old-data value (an ELF record) at `offset`.
+    fn read<T: object::Pod>(&mut self, offset: u64) -> Result<T, Miss> {
+        let bytes = self.bytes(offset, std::mem::size_of::<T>() as u64)?;
+        object::pod::from_bytes::<T>(bytes).map(|(v, _)| *v).map_err(|()| Miss::Outside)
+    }
+
+    /// The NUL-terminated string starting at `start`, which must end before `end`; `None` when no
+    /// NUL comes before `end`.
+    fn c_string(&mut self, start: u64, end: u64) -> Result<Option<&[u8]>, Miss> {
+        let mut want = (end.saturating_sub(start)).min(256);
+        loop {
+            let nul = self.bytes(start, want)?.iter().position(|&b| b == 0);
+            if let Some(len) = nul {
+                return self.bytes(start, len as u64).map(Some);
+            }
+            if start + want >= end {
+                return Ok(None);
+            }
+            want = want.saturating_mul(8).min(end - start);
+        }
     }
 }
 
@@ -255,37 +363,58 @@ impl Loads {
     }
 }
 
-fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFacts, ElfError> {
-    let header = H::parse(data).or_else(|_| err("invalid ELF header"))?;
+/// The dynamic string table: where it is in the file and how long.
+struct Strings {
+    offset: u64,
+    size: u64,
+}
+
+impl Strings {
+    /// The string at `off` in the table.
+    fn get(&self, r: &mut Reader, off: u64) -> Result<String, ElfError> {
+        if off >= self.size {
+            return err(format!("dynamic string offset {off:#x} is outside the string table"));
+        }
+        match r.c_string(self.offset + off, self.offset + self.size) {
+            Ok(Some(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Ok(None) | Err(Miss::Outside) => err(format!("dynamic string at {off:#x} is not terminated")),
+            Err(miss) => Err(miss.or("")),
+        }
+    }
+}
+
+fn parse_class<H: FileHeader<Endian = Endianness>>(r: &mut Reader) -> Result<ElfFacts, ElfError> {
+    let header: H = r.read(0).map_err(|m| m.or("invalid ELF header"))?;
+    if !header.is_supported() {
+        return err("invalid ELF header");
+    }
     let endian = header.endian().or_else(|_| err("invalid ELF byte order"))?;
     let phentsize = usize::from(header.e_phentsize(endian));
-    if header.e_phnum(endian) != 0 && phentsize != std::mem::size_of::<H::ProgramHeader>() {
+    let ph_size = std::mem::size_of::<H::ProgramHeader>();
+    if header.e_phnum(endian) != 0 && phentsize != ph_size {
         return err(format!("ELF file's phentsize {phentsize} is not the expected size"));
     }
     // e_phnum as the loader reads it: no PN_XNUM extension, the whole table must be in the file.
     let phoff: u64 = header.e_phoff(endian).into();
     let phnum = usize::from(header.e_phnum(endian));
-    let phdrs: &[H::ProgramHeader] = if phnum == 0 {
-        &[]
+    let outside = || {
+        ElfError(format!("cannot read file data: {phnum} program headers at {phoff:#x} lie outside the file"))
+    };
+    let phdrs: Vec<H::ProgramHeader> = if phnum == 0 {
+        Vec::new()
     } else {
-        data.read_slice_at(phoff, phnum).or_else(|_| {
-            err(format!("cannot read file data: {phnum} program headers at {phoff:#x} lie outside the file"))
-        })?
+        let table = r.bytes(phoff, (phnum * ph_size) as u64).map_err(|m| match m {
+            Miss::Outside => outside(),
+            m => m.or(""),
+        })?;
+        object::pod::slice_from_bytes::<H::ProgramHeader>(table, phnum).map_err(|()| outside())?.0.to_vec()
     };
     let mut facts = ElfFacts {
         class64: header.is_class_64(),
         big_endian: header.is_big_endian(),
         machine: header.e_machine(endian).0,
         e_type: header.e_type(endian).0,
-        interpreter: None,
-        soname: None,
-        needed: Vec::new(),
-        rpath: None,
-        runpath: None,
-        flags_1: 0,
-        dynamic: false,
-        version_definitions: Vec::new(),
-        version_needs: Vec::new(),
+        ..ElfFacts::default()
     };
     let loads = Loads {
         segments: phdrs
@@ -295,31 +424,46 @@ fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFac
             .collect(),
     };
     let mut dynamic = None;
-    for phdr in phdrs {
-        if let Some(interp) = phdr
-            .interpreter(endian, data)
-            .or_else(|_| err("PT_INTERP lies outside the file or is not terminated"))?
-        {
-            facts.interpreter = Some(String::from_utf8_lossy(interp).into_owned());
-        }
-        if dynamic.is_none() {
-            dynamic = phdr.dynamic(endian, data).or_else(|_| err("PT_DYNAMIC lies outside the file"))?;
+    for phdr in &phdrs {
+        let (offset, size): (u64, u64) = (phdr.p_offset(endian).into(), phdr.p_filesz(endian).into());
+        match phdr.p_type(endian) {
+            elf::PT_INTERP => {
+                const BAD: &str = "PT_INTERP lies outside the file or is not terminated";
+                let bytes = r.bytes(offset, size).map_err(|m| m.or(BAD))?;
+                let len = bytes.iter().position(|&b| b == 0).ok_or_else(|| ElfError(BAD.into()))?;
+                facts.interpreter = Some(String::from_utf8_lossy(&bytes[..len]).into_owned());
+            }
+            elf::PT_DYNAMIC if dynamic.is_none() => {
+                if offset.checked_add(size).is_none_or(|end| end > r.len()) {
+                    return err("PT_DYNAMIC lies outside the file");
+                }
+                dynamic = Some((offset, size));
+            }
+            _ => {}
         }
     }
-    let Some(dynamic) = dynamic else {
+    let Some((dyn_offset, dyn_size)) = dynamic else {
         return Ok(facts);
     };
     facts.dynamic = true;
 
-    // First pass: the addresses and sizes; strings need DT_STRTAB, which may come later.
+    // The entries up to DT_NULL; strings come after, as DT_STRTAB may follow the tags naming them.
+    let entry = std::mem::size_of::<H::Dyn>() as u64;
+    let mut entries: Vec<(elf::DynamicTag, u64)> = Vec::new();
+    for i in 0..dyn_size / entry {
+        let d: H::Dyn =
+            r.read(dyn_offset + i * entry).map_err(|m| m.or("PT_DYNAMIC lies outside the file"))?;
+        let tag = d.d_tag(endian);
+        if tag == elf::DT_NULL {
+            break;
+        }
+        entries.push((tag, d.d_val(endian).into()));
+    }
     let mut strtab = None;
     let mut strsz = None;
     let (mut verdef, mut verdefnum, mut verneed, mut verneednum) = (None, 0u64, None, 0u64);
-    for d in dynamic {
-        let tag = d.d_tag(endian);
-        let val: u64 = d.d_val(endian).into();
+    for &(tag, val) in &entries {
         match tag {
-            elf::DT_NULL => break,
             elf::DT_STRTAB => strtab = Some(val),
             elf::DT_STRSZ => strsz = Some(val),
             elf::DT_FLAGS_1 => facts.flags_1 = val,
@@ -335,23 +479,13 @@ fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFac
             let offset = loads.offset(addr).ok_or_else(|| {
                 ElfError(format!("DT_STRTAB address {addr:#x} is not in any PT_LOAD segment"))
             })?;
-            let avail = (data.len() as u64).saturating_sub(offset);
-            let size = strsz.unwrap_or(avail).min(avail);
-            data.read_bytes_at(offset, size).or_else(|_| err("dynamic string table lies outside the file"))?
+            if offset > r.len() {
+                return err("dynamic string table lies outside the file");
+            }
+            let avail = r.len() - offset;
+            Strings { offset, size: strsz.unwrap_or(avail).min(avail) }
         }
-        None => &[][..],
-    };
-    let string = |off: u64| -> Result<String, ElfError> {
-        let start = usize::try_from(off)
-            .ok()
-            .filter(|&s| s < strings.len())
-            .ok_or_else(|| ElfError(format!("dynamic string offset {off:#x} is outside the string table")))?;
-        let rest = &strings[start..];
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| ElfError(format!("dynamic string at {off:#x} is not terminated")))?;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        None => Strings { offset: 0, size: 0 },
     };
     let join = |slot: &mut Option<String>, s: String| match slot {
         Some(prev) => {
@@ -360,57 +494,52 @@ fn parse_class<H: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfFac
         }
         None => *slot = Some(s),
     };
-    for d in dynamic {
-        let tag = d.d_tag(endian);
-        let val: u64 = d.d_val(endian).into();
+    for &(tag, val) in &entries {
         match tag {
-            elf::DT_NULL => break,
-            elf::DT_NEEDED => facts.needed.push(string(val)?),
-            elf::DT_SONAME => facts.soname = Some(string(val)?),
-            elf::DT_RPATH => join(&mut facts.rpath, string(val)?),
-            elf::DT_RUNPATH => join(&mut facts.runpath, string(val)?),
+            elf::DT_NEEDED => facts.needed.push(strings.get(r, val)?),
+            elf::DT_SONAME => facts.soname = Some(strings.get(r, val)?),
+            elf::DT_RPATH => join(&mut facts.rpath, strings.get(r, val)?),
+            elf::DT_RUNPATH => join(&mut facts.runpath, strings.get(r, val)?),
             _ => {}
         }
     }
     if let Some(addr) = verdef {
-        facts.version_definitions = read_verdefs(data, endian, &loads, addr, verdefnum, &string)?;
+        facts.version_definitions = read_verdefs(r, endian, &loads, addr, verdefnum, &strings)?;
     }
     if let Some(addr) = verneed {
-        facts.version_needs = read_verneeds(data, endian, &loads, addr, verneednum, &string)?;
+        facts.version_needs = read_verneeds(r, endian, &loads, addr, verneednum, &strings)?;
     }
     Ok(facts)
 }
 
 /// The largest number of version records a file of this size can hold; bounds hostile counts.
-fn record_limit(data: &[u8], count: u64, record: u64) -> u64 {
-    count.min(data.len() as u64 / record)
+fn record_limit(r: &Reader, count: u64, record: u64) -> u64 {
+    count.min(r.len() / record)
 }
 
 fn read_verdefs(
-    data: &[u8],
+    r: &mut Reader,
     endian: Endianness,
     loads: &Loads,
     addr: u64,
     count: u64,
-    string: &dyn Fn(u64) -> Result<String, ElfError>,
+    strings: &Strings,
 ) -> Result<Vec<VersionDef>, ElfError> {
     let mut offset = loads
         .offset(addr)
         .ok_or_else(|| ElfError(format!("DT_VERDEF address {addr:#x} is not in any PT_LOAD segment")))?;
     let mut out = Vec::new();
-    for _ in 0..record_limit(data, count, 20) {
-        let vd = data
-            .read_at::<elf::Verdef<Endianness>>(offset)
-            .or_else(|_| err("version definition lies outside the file"))?;
+    for _ in 0..record_limit(r, count, 20) {
+        let vd: elf::Verdef<Endianness> =
+            r.read(offset).map_err(|m| m.or("version definition lies outside the file"))?;
         let flags = vd.vd_flags.get(endian).0;
         let mut names = Vec::new();
         let mut aux = offset.checked_add(u64::from(vd.vd_aux.get(endian)));
         for _ in 0..vd.vd_cnt.get(endian) {
             let Some(at) = aux else { break };
-            let vda = data
-                .read_at::<elf::Verdaux<Endianness>>(at)
-                .or_else(|_| err("version definition name lies outside the file"))?;
-            names.push(string(vda.vda_name.get(endian).into())?);
+            let vda: elf::Verdaux<Endianness> =
+                r.read(at).map_err(|m| m.or("version definition name lies outside the file"))?;
+            names.push(strings.get(r, vda.vda_name.get(endian).into())?);
             let next = vda.vda_next.get(endian);
             aux = if next == 0 { None } else { at.checked_add(next.into()) };
         }
@@ -435,37 +564,35 @@ fn read_verdefs(
 }
 
 fn read_verneeds(
-    data: &[u8],
+    r: &mut Reader,
     endian: Endianness,
     loads: &Loads,
     addr: u64,
     count: u64,
-    string: &dyn Fn(u64) -> Result<String, ElfError>,
+    strings: &Strings,
 ) -> Result<Vec<VersionNeed>, ElfError> {
     let mut offset = loads
         .offset(addr)
         .ok_or_else(|| ElfError(format!("DT_VERNEED address {addr:#x} is not in any PT_LOAD segment")))?;
     let mut out = Vec::new();
-    for _ in 0..record_limit(data, count, 16) {
-        let vn = data
-            .read_at::<elf::Verneed<Endianness>>(offset)
-            .or_else(|_| err("version need lies outside the file"))?;
+    for _ in 0..record_limit(r, count, 16) {
+        let vn: elf::Verneed<Endianness> =
+            r.read(offset).map_err(|m| m.or("version need lies outside the file"))?;
         let mut versions = Vec::new();
         let mut aux = offset.checked_add(u64::from(vn.vn_aux.get(endian)));
         for _ in 0..vn.vn_cnt.get(endian) {
             let Some(at) = aux else { break };
-            let vna = data
-                .read_at::<elf::Vernaux<Endianness>>(at)
-                .or_else(|_| err("version need name lies outside the file"))?;
+            let vna: elf::Vernaux<Endianness> =
+                r.read(at).map_err(|m| m.or("version need name lies outside the file"))?;
             versions.push(VersionNeedName {
-                name: string(vna.vna_name.get(endian).into())?,
+                name: strings.get(r, vna.vna_name.get(endian).into())?,
                 index: vna.vna_other.get(endian).0,
                 weak: vna.vna_flags.get(endian).0 & elf::VER_FLG_WEAK.0 != 0,
             });
             let next = vna.vna_next.get(endian);
             aux = if next == 0 { None } else { at.checked_add(next.into()) };
         }
-        out.push(VersionNeed { file: string(vn.vn_file.get(endian).into())?, versions });
+        out.push(VersionNeed { file: strings.get(r, vn.vn_file.get(endian).into())?, versions });
         let next = vn.vn_next.get(endian);
         if next == 0 {
             break;
@@ -510,6 +637,34 @@ mod tests {
         assert!(facts.needed.iter().any(|n| n.starts_with("libc.so")));
         assert!(facts.interpreter.is_some());
         assert!(facts.abi().is_some());
+    }
+
+    #[test]
+    fn file_reads_agree_with_slice_reads() {
+        let exe = std::env::current_exe().unwrap();
+        let bytes = std::fs::read(&exe).unwrap();
+        assert_eq!(ElfFacts::read(&exe).unwrap(), ElfFacts::parse(&bytes).unwrap());
+    }
+
+    #[test]
+    fn reader_strings_cross_blocks() {
+        let path = std::env::temp_dir().join(format!("graft-elf-reader-{}", std::process::id()));
+        let mut data = vec![b'x'; 3 * BLOCK as usize];
+        let long_start = BLOCK as usize - 6;
+        data[long_start + 3000] = 0; // a string of 3000 bytes over the first block boundary
+        data[2 * BLOCK as usize + 10] = 0;
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut r = Reader::file(&file, data.len() as u64);
+        let s = r.c_string(long_start as u64, data.len() as u64).unwrap().unwrap();
+        assert_eq!(s.len(), 3000);
+        // No NUL before the bound: none found, and nothing read past it.
+        assert_eq!(r.c_string(2 * BLOCK + 11, 3 * BLOCK).unwrap(), None);
+        assert_eq!(r.bytes(3 * BLOCK - 4, 8).unwrap_err(), Miss::Outside);
+        assert_eq!(r.bytes(u64::MAX - 1, 8).unwrap_err(), Miss::Outside);
+        assert_eq!(r.read::<u32>(4).unwrap(), u32::from_ne_bytes(*b"xxxx"));
+        drop(file);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -271,15 +271,23 @@ impl<'s> Resolver<'s> {
             Err(e) => return Candidate::EndOfList(format!("{path}: {e}")),
         };
         let ehdr_len = if abi.class64 { 64 } else { 52 };
-        // The header is read from the mapping the facts will come from: one mmap, no read.
         if opened.meta.len() < ehdr_len as u64 {
             return Candidate::Fatal(format!("{path}: file too short"));
         }
-        let map = match crate::elf::map_file(&opened.file, &opened.meta) {
-            Ok(m) => m,
-            Err(e) => return Candidate::Fatal(format!("{path}: cannot read file data: {e}")),
+        // The header is read through the reader the facts will come from: one read for both.
+        let mut reader = crate::elf::Reader::file(&opened.file, opened.meta.len());
+        let header: [u8; 64] = match reader.bytes(0, ehdr_len as u64) {
+            Ok(b) => {
+                let mut h = [0; 64];
+                h[..b.len()].copy_from_slice(b);
+                h
+            }
+            Err(crate::elf::Miss::Io(e)) => {
+                return Candidate::Fatal(format!("{path}: cannot read file data: {e}"));
+            }
+            Err(crate::elf::Miss::Outside) => return Candidate::Fatal(format!("{path}: file too short")),
         };
-        let header = &map[..ehdr_len];
+        let header = &header[..ehdr_len];
         let fatal = |why: &str| Candidate::Fatal(format!("{path}: {why}"));
         if header[..4] != [0x7f, b'E', b'L', b'F'] {
             return fatal("invalid ELF header");
@@ -335,7 +343,7 @@ impl<'s> Resolver<'s> {
         let cached = self.facts.borrow().get(&key).cloned();
         let facts = match cached {
             Some(f) => f,
-            None => match ElfFacts::parse(&map) {
+            None => match ElfFacts::parse_from(&mut reader) {
                 Ok(f) => {
                     let f = Rc::new(f);
                     self.facts.borrow_mut().insert(key, f.clone());

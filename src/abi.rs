@@ -117,6 +117,14 @@ pub static ABIS: &[Abi] = &[
 ];
 
 impl Abi {
+    /// This ABI's position in [`ABIS`].
+    pub fn index(&'static self) -> usize {
+        ABIS.iter()
+            .position(|a| std::ptr::eq(a, self))
+            .or_else(|| ABIS.iter().position(|a| a.tuple == self.tuple))
+            .unwrap_or(0)
+    }
+
     /// The ABI whose loader accepts an object of this class, byte order and machine.
     pub fn for_object(class64: bool, big_endian: bool, machine: u16) -> Option<&'static Abi> {
         ABIS.iter().find(|a| a.class64 == class64 && a.big_endian == big_endian && a.machine == machine)

@@ -314,9 +314,11 @@ impl<'a> Reader<'a> {
                 let start = offset - offset % BLOCK;
                 let stop = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(self.len);
                 let n = usize::try_from(stop - start).map_err(|_| Miss::Outside)?;
-                let mut buf = vec![0; n];
-                file.read_exact_at(&mut buf, start).map_err(|e| Miss::Io(io_reason(&e)))?;
+                let mut buf = SPARE_BLOCKS.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
+                buf.resize(n, 0);
+                let read = file.read_exact_at(&mut buf, start);
                 self.blocks.push((start, buf));
+                read.map_err(|e| Miss::Io(io_reason(&e)))?;
                 self.blocks.len() - 1
             }
         };
@@ -345,6 +347,28 @@ impl<'a> Reader<'a> {
             want = want.saturating_mul(8).min(end - start);
         }
     }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        SPARE_BLOCKS.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            for (_, block) in self.blocks.drain(..) {
+                if spare.len() < MAX_SPARE_BLOCKS && block.capacity() <= 4 * BLOCK as usize {
+                    spare.push(block);
+                }
+            }
+        });
+    }
+}
+
+/// How many block buffers each thread keeps for the next file.
+const MAX_SPARE_BLOCKS: usize = 32;
+
+thread_local! {
+    /// Block buffers of files already parsed, reused so that each file's reads neither allocate
+    /// nor clear memory.
+    static SPARE_BLOCKS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A view of the file through the PT_LOAD segments, as the loader maps it.
@@ -376,7 +400,10 @@ impl Strings {
             return err(format!("dynamic string offset {off:#x} is outside the string table"));
         }
         match r.c_string(self.offset + off, self.offset + self.size) {
-            Ok(Some(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Ok(Some(bytes)) => Ok(match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            }),
             Ok(None) | Err(Miss::Outside) => err(format!("dynamic string at {off:#x} is not terminated")),
             Err(miss) => Err(miss.or("")),
         }
@@ -663,6 +690,7 @@ mod tests {
         assert_eq!(r.bytes(3 * BLOCK - 4, 8).unwrap_err(), Miss::Outside);
         assert_eq!(r.bytes(u64::MAX - 1, 8).unwrap_err(), Miss::Outside);
         assert_eq!(r.read::<u32>(4).unwrap(), u32::from_ne_bytes(*b"xxxx"));
+        drop(r);
         drop(file);
         let _ = std::fs::remove_file(&path);
     }

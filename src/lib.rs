@@ -10,6 +10,7 @@ pub mod launch;
 pub mod ldcache;
 pub mod ldconf;
 pub mod loader;
+pub mod memo;
 pub mod plan;
 pub mod render;
 pub mod report;

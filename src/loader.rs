@@ -17,15 +17,15 @@
 //! [`AbiContext`], computed once. File probes and ELF facts are cached across resolutions, so one
 //! [`Resolver`] can resolve many files quickly.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::abi::{self, Abi};
 use crate::elf::{ElfFacts, Ident};
 use crate::ldcache::{CacheEntry, LdCache};
 use crate::ldconf;
+use crate::memo::Memo;
 use crate::sysroot::{OpenError, Sysroot, join, split_path};
 
 /// Which glibc-hwcaps subdirectories to search.
@@ -57,6 +57,23 @@ pub struct FileId {
     pub ino: u64,
 }
 
+/// A file's identity as a cache key: device, inode, size and modification time.
+type FileKey = (FileId, u64, i64);
+
+fn file_key(meta: &std::fs::Metadata) -> FileKey {
+    (
+        FileId { dev: meta.dev(), ino: meta.ino() },
+        meta.size(),
+        meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+    )
+}
+
+/// ELF facts by file identity. Cloning gives a handle on the same table, so resolvers over
+/// different views of the same files (a plan's host and runtime, the container view that
+/// verifies it) read each file's facts once.
+#[derive(Debug, Clone, Default)]
+pub struct FactsCache(Arc<Memo<FileKey, Arc<ElfFacts>>>);
+
 /// What the loader would do with one candidate path.
 #[derive(Debug, Clone)]
 enum Candidate {
@@ -70,14 +87,14 @@ enum Candidate {
     Skip(String),
     /// The load fails here.
     Fatal(String),
-    Accept(Rc<Object>),
+    Accept(Arc<Object>),
 }
 
 /// A file the loader accepted.
 #[derive(Debug)]
 pub struct Object {
     pub id: FileId,
-    pub facts: Rc<ElfFacts>,
+    pub facts: Arc<ElfFacts>,
 }
 
 /// Where a dependency was found.
@@ -102,7 +119,7 @@ pub struct Loaded {
     pub name: String,
     /// The in-root path where the loader finds it, as found (symlinks not resolved).
     pub path: Option<String>,
-    pub object: Option<Rc<Object>>,
+    pub object: Option<Arc<Object>>,
     /// The object whose DT_NEEDED first pulled this one in.
     pub loader: Option<usize>,
     pub source: Option<Source>,
@@ -113,7 +130,7 @@ pub struct Loaded {
 }
 
 /// The result of loading one file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Closure {
     pub abi: &'static Abi,
     /// Load order: the main object first, then the interpreter (if any), then breadth-first.
@@ -197,9 +214,13 @@ pub struct AbiContext {
 pub struct Resolver<'s> {
     sysroot: &'s Sysroot,
     options: Options,
-    probes: RefCell<HashMap<(String, &'static str), Candidate>>,
-    facts: RefCell<HashMap<(FileId, u64, i64), Rc<ElfFacts>>>,
-    contexts: RefCell<HashMap<&'static str, Rc<AbiContext>>>,
+    /// Per ABI (indexed as [`abi::ABIS`]): in-root path → what its loader does with the file.
+    probes: Vec<Memo<String, Candidate>>,
+    facts: FactsCache,
+    contexts: Memo<&'static str, Arc<AbiContext>>,
+    /// Closures by the main file's identity, for files whose closure does not depend on their
+    /// path (see [`Resolver::resolve`]).
+    closures: Memo<FileKey, Arc<Closure>>,
 }
 
 /// Largest libc read when looking for its version banner.
@@ -210,9 +231,10 @@ impl<'s> Resolver<'s> {
         Resolver {
             sysroot,
             options,
-            probes: RefCell::new(HashMap::new()),
-            facts: RefCell::new(HashMap::new()),
-            contexts: RefCell::new(HashMap::new()),
+            probes: abi::ABIS.iter().map(|_| Memo::default()).collect(),
+            facts: FactsCache::default(),
+            contexts: Memo::default(),
+            closures: Memo::default(),
         }
     }
 
@@ -221,22 +243,24 @@ impl<'s> Resolver<'s> {
     }
 
     /// Reads the ELF facts of an in-root file, cached by identity.
-    pub fn facts(&self, path: &str) -> Result<(FileId, Rc<ElfFacts>), String> {
+    pub fn facts(&self, path: &str) -> Result<(FileId, Arc<ElfFacts>), String> {
+        self.keyed_facts(path).map(|((id, _, _), facts)| (id, facts))
+    }
+
+    /// [`Resolver::facts`] with the file's whole identity.
+    fn keyed_facts(&self, path: &str) -> Result<(FileKey, Arc<ElfFacts>), String> {
         let opened = self.sysroot.open_file(path).map_err(|e| e.to_string())?;
-        let meta = &opened.meta;
-        let id = FileId { dev: meta.dev(), ino: meta.ino() };
-        let key = (id, meta.size(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000);
-        if let Some(f) = self.facts.borrow().get(&key) {
-            return Ok((id, f.clone()));
+        let key = file_key(&opened.meta);
+        if let Some(f) = self.facts.0.get(&key) {
+            return Ok((key, f));
         }
-        let facts = Rc::new(ElfFacts::read_opened(&opened.file, &opened.meta).map_err(|e| e.0)?);
-        self.facts.borrow_mut().insert(key, facts.clone());
-        Ok((id, facts))
+        let facts = Arc::new(ElfFacts::read_opened(&opened.file, &opened.meta).map_err(|e| e.0)?);
+        Ok((key, self.facts.0.insert(key, facts)))
     }
 
     /// The object the loader of `abi` accepts at `path` (probes are cached, so asking again for a
     /// file a resolution already met costs nothing).
-    pub fn load(&self, path: &str, abi: &'static Abi) -> Option<Rc<Object>> {
+    pub fn load(&self, path: &str, abi: &'static Abi) -> Option<Arc<Object>> {
         match self.probe(path, abi) {
             Candidate::Accept(o) => Some(o),
             _ => None,
@@ -245,13 +269,11 @@ impl<'s> Resolver<'s> {
 
     /// `open_verify`: what the loader of `abi` does with the file at `path`.
     fn probe(&self, path: &str, abi: &'static Abi) -> Candidate {
-        let key = (path.to_string(), abi.tuple);
-        if let Some(c) = self.probes.borrow().get(&key) {
-            return c.clone();
+        let probes = &self.probes[abi.index()];
+        if let Some(c) = probes.get(path) {
+            return c;
         }
-        let c = self.probe_uncached(path, abi);
-        self.probes.borrow_mut().insert(key, c.clone());
-        c
+        probes.insert(path.to_string(), self.probe_uncached(path, abi))
     }
 
     fn probe_uncached(&self, path: &str, abi: &'static Abi) -> Candidate {
@@ -337,32 +359,23 @@ impl<'s> Resolver<'s> {
         if id.e_phentsize != if abi.class64 { 56 } else { 32 } {
             return fatal("ELF file's phentsize not the expected size");
         }
-        let meta = &opened.meta;
-        let fid = FileId { dev: meta.dev(), ino: meta.ino() };
-        let key = (fid, meta.size(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000);
-        let cached = self.facts.borrow().get(&key).cloned();
-        let facts = match cached {
+        let key = file_key(&opened.meta);
+        let facts = match self.facts.0.get(&key) {
             Some(f) => f,
             None => match ElfFacts::parse_from(&mut reader) {
-                Ok(f) => {
-                    let f = Rc::new(f);
-                    self.facts.borrow_mut().insert(key, f.clone());
-                    f
-                }
+                Ok(f) => self.facts.0.insert(key, Arc::new(f)),
                 Err(e) => return fatal(&e.0),
             },
         };
-        Candidate::Accept(Rc::new(Object { id: fid, facts }))
+        Candidate::Accept(Arc::new(Object { id: key.0, facts }))
     }
 
     /// The per-ABI facts of this sysroot, computed once.
-    pub fn context(&self, abi: &'static Abi) -> Rc<AbiContext> {
-        if let Some(c) = self.contexts.borrow().get(abi.tuple) {
-            return c.clone();
+    pub fn context(&self, abi: &'static Abi) -> Arc<AbiContext> {
+        if let Some(c) = self.contexts.get(abi.tuple) {
+            return c;
         }
-        let c = Rc::new(self.build_context(abi));
-        self.contexts.borrow_mut().insert(abi.tuple, c.clone());
-        c
+        self.contexts.insert(abi.tuple, Arc::new(self.build_context(abi)))
     }
 
     fn build_context(&self, abi: &'static Abi) -> AbiContext {
@@ -551,8 +564,42 @@ impl<'s> Resolver<'s> {
     }
 
     /// Loads `file` (an in-root path) as the main program, like `ld.so --list FILE`.
+    ///
+    /// A file's closure is computed once: loading the same file from another path gives the
+    /// same objects whenever the path cannot matter, that is when the file has no DT_RPATH or
+    /// DT_RUNPATH (whose `$ORIGIN` is the file's directory), `--library-path` has no dynamic
+    /// string token, and no object of the closure names a DT_NEEDED by path. (The Mesa drivers
+    /// of one ABI, a dozen names for one file, are one closure.)
     pub fn resolve(&self, file: &str) -> Result<Closure, String> {
-        let (main_id, main_facts) = self.facts(file)?;
+        let (key, main_facts) = self.keyed_facts(file)?;
+        if let Some(known) = self.closures.get(&key) {
+            let mut closure = Closure::clone(&known);
+            closure.objects[0].name = file.to_string();
+            closure.objects[0].path = Some(file.to_string());
+            return Ok(closure);
+        }
+        let closure = self.resolve_uncached(file, key.0, main_facts.clone())?;
+        let path_free = file.starts_with('/')
+            && main_facts.rpath.is_none()
+            && main_facts.runpath.is_none()
+            && !self.options.library_path.iter().any(|d| d.contains('$'))
+            && closure
+                .objects
+                .iter()
+                .filter_map(|o| o.object.as_ref())
+                .all(|o| o.facts.needed.iter().all(|n| !n.contains('/')));
+        if path_free {
+            self.closures.insert(key, Arc::new(closure.clone()));
+        }
+        Ok(closure)
+    }
+
+    fn resolve_uncached(
+        &self,
+        file: &str,
+        main_id: FileId,
+        main_facts: Arc<ElfFacts>,
+    ) -> Result<Closure, String> {
         let abi = main_facts.abi().ok_or_else(|| {
             format!(
                 "ELF{} {} machine {} is not an ABI graft knows",
@@ -580,7 +627,7 @@ impl<'s> Resolver<'s> {
         ns.add(Loaded {
             name: file.to_string(),
             path: Some(file.to_string()),
-            object: Some(Rc::new(Object { id: main_id, facts: main_facts.clone() })),
+            object: Some(Arc::new(Object { id: main_id, facts: main_facts.clone() })),
             loader: None,
             source: Some(Source::Main),
             error: None,
@@ -800,7 +847,7 @@ impl<'s> Resolver<'s> {
 }
 
 enum Found {
-    Object(String, Rc<Object>, Source),
+    Object(String, Arc<Object>, Source),
     Missing(Option<String>),
     Fatal(String),
 }
@@ -872,7 +919,7 @@ impl Namespace {
         }
     }
 
-    fn facts(&self, i: usize) -> Rc<ElfFacts> {
+    fn facts(&self, i: usize) -> Arc<ElfFacts> {
         self.objects[i].object.as_ref().map(|o| o.facts.clone()).unwrap_or_default()
     }
 }

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -159,6 +159,25 @@ impl Plan {
         self.issues.iter().any(|i| i.severity == "error")
     }
 
+    /// A plan with this one's trees and nothing decided yet.
+    fn skeleton(&self) -> Plan {
+        Plan {
+            version: self.version,
+            host: self.host.clone(),
+            runtime: self.runtime.clone(),
+            staging: self.staging.clone(),
+            architectures: self.architectures.clone(),
+            libraries: Vec::new(),
+            drivers: Vec::new(),
+            mounts: Vec::new(),
+            symlinks: Vec::new(),
+            env: BTreeMap::new(),
+            issues: Vec::new(),
+            staged: Vec::new(),
+            edges: Vec::new(),
+        }
+    }
+
     /// Writes the generated files into the staging directory (and nowhere else).
     pub fn write_staging(&self) -> Result<(), String> {
         let root = Path::new(&self.staging);
@@ -207,7 +226,7 @@ struct Side1 {
     path: String,
     /// In-root path with symlinks resolved.
     real: String,
-    facts: Rc<ElfFacts>,
+    facts: Arc<ElfFacts>,
 }
 
 /// A SONAME in question for one ABI.
@@ -294,20 +313,39 @@ pub fn build(options: &PlanOptions) -> Result<Plan, String> {
     plan.architectures = abis.iter().map(|a| a.tuple.to_string()).collect();
 
     // Discovery looks at every ABI at once (a manifest may serve several); then each ABI is
-    // planned in turn, all sharing the resolvers' caches.
+    // planned on its own, all sharing the resolvers' caches, and the parts are merged in ABI
+    // order.
     let discovery =
         drivers::discover(&host, &DiscoveryOptions { abis: abis.clone(), env: options.env.clone() });
     for w in &discovery.warnings {
         plan.issues.push(Issue::new("warning", "driver-discovery", w.clone()));
     }
+    let parts: Vec<(Plan, Layout)> = abis
+        .iter()
+        .map(|&abi| {
+            let mut part = plan.skeleton();
+            let mut layout = Layout::default();
+            AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout }
+                .run(&discovery.modules, &discovery.loader_libraries);
+            (part, layout)
+        })
+        .collect();
     let mut layout = Layout::default();
-    for &abi in &abis {
-        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut plan, layout: &mut layout }
-            .run(&discovery.modules, &discovery.loader_libraries);
+    for (part, part_layout) in parts {
+        plan.libraries.extend(part.libraries);
+        plan.drivers.extend(part.drivers);
+        plan.edges.extend(part.edges);
+        for issue in part.issues {
+            if !plan.issues.contains(&issue) {
+                plan.issues.push(issue);
+            }
+        }
+        layout.merge(part_layout, &mut plan);
     }
     layout.finish(&mut plan);
     Ok(plan)
 }
+
 /// Container paths collected across ABIs, turned into mounts, files and environment at the end.
 #[derive(Default)]
 struct Layout {
@@ -331,6 +369,19 @@ impl Layout {
             return;
         }
         self.binds.insert(destination, source);
+    }
+
+    /// Adds what a later ABI's planning collected: places taken first stay taken.
+    fn merge(&mut self, later: Layout, plan: &mut Plan) {
+        for (destination, source) in later.binds {
+            self.bind(source, destination, plan);
+        }
+        for (var, list) in later.lists {
+            for value in list {
+                self.push(var, value);
+            }
+        }
+        self.staged.extend(later.staged);
     }
 
     fn push(&mut self, var: &'static str, value: String) {
@@ -726,12 +777,12 @@ impl AbiPlanner<'_, '_> {
         &mut self,
         candidates: &mut BTreeMap<String, Candidate>,
         imported: &mut [Imported],
-    ) -> Vec<(String, Rc<ElfFacts>)> {
+    ) -> Vec<(String, Arc<ElfFacts>)> {
         // The runtime's own libraries for this ABI, which will link against the chosen copies.
         // They were built against the runtime's copies, so they can only miss a version where a
         // host copy is chosen that does not define everything the runtime's copy defines; until
         // such a choice exists they need not be read.
-        let mut runtime_objects: Option<Vec<(String, Rc<ElfFacts>)>> = None;
+        let mut runtime_objects: Option<Vec<(String, Arc<ElfFacts>)>> = None;
         for _round in 0..8 {
             // (GLIBC_PRIVATE is glibc's own business: the family moves as one, so nothing outside
             // it can miss a private version of a member.)
@@ -760,7 +811,7 @@ impl AbiPlanner<'_, '_> {
                         .collect(),
                 );
             }
-            let mut needs: Vec<(String, Rc<ElfFacts>, Option<usize>)> = Vec::new();
+            let mut needs: Vec<(String, Arc<ElfFacts>, Option<usize>)> = Vec::new();
             for (i, imp) in imported.iter().enumerate() {
                 if imp.unusable.is_some() {
                     continue;

@@ -8,8 +8,7 @@
 //! sockets, devices and directories are reported by kind and never opened, so nothing blocks.
 //! This module knows nothing about ELF or the loader.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -20,6 +19,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
 
 use crate::elf::io_reason;
+use crate::memo::Memo;
 
 /// The loader's and the kernel's limit on symbolic links followed in one lookup.
 pub const MAX_SYMLINK_HOPS: usize = 40;
@@ -88,9 +88,9 @@ pub struct Sysroot {
     root_fd: Option<OwnedFd>,
     mode: OpenMode,
     /// Canonical in-root paths of directories already walked.
-    dirs: RefCell<HashMap<String, Result<String, OpenError>>>,
+    dirs: Memo<String, Result<String, OpenError>>,
     /// Canonical in-root paths of any path already walked.
-    paths: RefCell<HashMap<String, Result<String, OpenError>>>,
+    paths: Memo<String, Result<String, OpenError>>,
     overlay: Option<Overlay>,
 }
 
@@ -215,14 +215,7 @@ impl Sysroot {
             None
         };
         let mode = if root_fd.is_some() { OpenMode::Openat2 } else { OpenMode::Walk };
-        Ok(Sysroot {
-            root,
-            root_fd,
-            mode,
-            dirs: RefCell::new(HashMap::new()),
-            paths: RefCell::new(HashMap::new()),
-            overlay: None,
-        })
+        Ok(Sysroot { root, root_fd, mode, dirs: Memo::default(), paths: Memo::default(), overlay: None })
     }
 
     /// The root as a container sees it with `overlay` mounted (files are then opened through the
@@ -230,8 +223,8 @@ impl Sysroot {
     pub fn with_overlay(mut self, overlay: Overlay) -> Sysroot {
         self.overlay = Some(overlay);
         self.mode = OpenMode::Walk;
-        self.dirs.borrow_mut().clear();
-        self.paths.borrow_mut().clear();
+        self.dirs.clear();
+        self.paths.clear();
         self
     }
 
@@ -278,12 +271,11 @@ impl Sysroot {
             return Ok(split_path(&dir).0.to_string());
         }
         let key = join(&dir, name);
-        if let Some(hit) = self.paths.borrow().get(&key) {
-            return hit.clone();
+        if let Some(hit) = self.paths.get(&key) {
+            return hit;
         }
         let result = self.walk_from(&dir, name);
-        self.paths.borrow_mut().insert(key, result.clone());
-        result
+        self.paths.insert(key, result)
     }
 
     fn canonical_dir(&self, dir: &str) -> Result<String, OpenError> {
@@ -291,8 +283,8 @@ impl Sysroot {
             let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
             return if is_dir { Ok(n) } else { Err(OpenError::NotFound) };
         }
-        if let Some(hit) = self.dirs.borrow().get(dir) {
-            return hit.clone();
+        if let Some(hit) = self.dirs.get(dir) {
+            return hit;
         }
         // The parent through this cache, so each directory's last component is looked at once.
         let (parent, name) = split_path(dir);
@@ -305,8 +297,7 @@ impl Sysroot {
             let meta = std::fs::metadata(self.host_path(&c)).map_err(|e| from_io(&e))?;
             if meta.is_dir() { Ok(c) } else { Err(OpenError::NotFound) }
         });
-        self.dirs.borrow_mut().insert(dir.to_string(), result.clone());
-        result
+        self.dirs.insert(dir.to_string(), result)
     }
 
     /// The manual walk: `lstat` each component below the resolved prefix.

@@ -268,6 +268,7 @@ mod tests {
                 .map(|(i, n)| VersionDef {
                     index: i as u16 + 2,
                     name: n.to_string(),
+                    hash: crate::elf::elf_hash(n.as_bytes()),
                     flags: 0,
                     base: false,
                     weak: false,

@@ -105,6 +105,10 @@ impl Ident {
 pub struct VersionDef {
     pub index: u16,
     pub name: String,
+    /// [`elf_hash`] of `name`, computed here (not the file's `vd_hash`), so that looking a name up
+    /// compares numbers before strings.
+    #[serde(skip)]
+    pub hash: u32,
     pub flags: u16,
     /// `VER_FLG_BASE`: the entry naming the file itself.
     pub base: bool,
@@ -117,6 +121,9 @@ pub struct VersionDef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionNeedName {
     pub name: String,
+    /// [`elf_hash`] of `name`, computed here (not the file's `vna_hash`).
+    #[serde(skip)]
+    pub hash: u32,
     pub index: u16,
     pub weak: bool,
 }
@@ -228,6 +235,36 @@ impl ElfFacts {
     pub fn defined_versions(&self) -> impl Iterator<Item = &str> {
         self.version_definitions.iter().filter(|d| !d.base).map(|d| d.name.as_str())
     }
+
+    /// Whether this object defines the version `name` (not as its BASE entry); `hash` is
+    /// [`elf_hash`] of `name`.
+    pub fn defines_hashed(&self, name: &str, hash: u32) -> bool {
+        self.version_definitions.iter().any(|d| d.hash == hash && !d.base && d.name == name)
+    }
+
+    /// Whether this object defines the version `name` (not as its BASE entry).
+    pub fn defines(&self, name: &str) -> bool {
+        self.defines_hashed(name, elf_hash(name.as_bytes()))
+    }
+
+    /// Whether this object defines the version a `Vernaux` record asks for.
+    pub fn defines_need(&self, need: &VersionNeedName) -> bool {
+        self.defines_hashed(&need.name, need.hash)
+    }
+}
+
+/// The System V ELF hash of a name (the function behind `vd_hash`, `vna_hash` and DT_HASH).
+pub fn elf_hash(name: &[u8]) -> u32 {
+    let mut h: u32 = 0;
+    for &c in name {
+        h = (h << 4).wrapping_add(u32::from(c));
+        let g = h & 0xf000_0000;
+        if g != 0 {
+            h ^= g >> 24;
+        }
+        h &= !g;
+    }
+    h
 }
 
 /// A one-line reason for an I/O error, without the path.
@@ -571,9 +608,11 @@ fn read_verdefs(
             aux = if next == 0 { None } else { at.checked_add(next.into()) };
         }
         let mut names = names.into_iter();
+        let name = names.next().unwrap_or_default();
         out.push(VersionDef {
             index: vd.vd_ndx.get(endian).0,
-            name: names.next().unwrap_or_default(),
+            hash: elf_hash(name.as_bytes()),
+            name,
             flags,
             base: flags & elf::VER_FLG_BASE.0 != 0,
             weak: flags & elf::VER_FLG_WEAK.0 != 0,
@@ -611,8 +650,10 @@ fn read_verneeds(
             let Some(at) = aux else { break };
             let vna: elf::Vernaux<Endianness> =
                 r.read(at).map_err(|m| m.or("version need name lies outside the file"))?;
+            let name = strings.get(r, vna.vna_name.get(endian).into())?;
             versions.push(VersionNeedName {
-                name: strings.get(r, vna.vna_name.get(endian).into())?,
+                hash: elf_hash(name.as_bytes()),
+                name,
                 index: vna.vna_other.get(endian).0,
                 weak: vna.vna_flags.get(endian).0 & elf::VER_FLG_WEAK.0 != 0,
             });
@@ -693,6 +734,18 @@ mod tests {
         drop(r);
         drop(file);
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn elf_hash_matches_glibc_version_hashes() {
+        // The vd_hash values glibc's own libc.so.6 carries for these versions.
+        assert_eq!(elf_hash(b"GLIBC_2.2.5"), 0x0969_1a75);
+        assert_eq!(elf_hash(b"GLIBC_2.0"), 0x0d69_6910);
+        assert_eq!(elf_hash(b""), 0);
+        let facts = ElfFacts::read(&std::env::current_exe().unwrap()).unwrap();
+        for need in facts.version_needs.iter().flat_map(|n| &n.versions) {
+            assert_eq!(need.hash, elf_hash(need.name.as_bytes()));
+        }
     }
 
     #[test]

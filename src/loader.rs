@@ -174,7 +174,7 @@ impl Closure {
                     continue;
                 }
                 for v in &need.versions {
-                    if !provider.facts.defined_versions().any(|d| d == v.name) {
+                    if !provider.facts.defines_need(v) {
                         self.version_problems.push(VersionProblem {
                             object: i,
                             provider: p,
@@ -534,15 +534,15 @@ impl<'s> Resolver<'s> {
             let hwcaps_dirs: Vec<(Option<String>, String)> = self
                 .sysroot
                 .list_dir(&hwcaps_root)
-                .into_iter()
-                .map(|h| (Some(h.clone()), join(&hwcaps_root, &h)))
+                .iter()
+                .map(|h| (Some(h.clone()), join(&hwcaps_root, h)))
                 .collect();
             for (hwcaps, scan) in hwcaps_dirs.into_iter().chain(std::iter::once((None, dir.clone()))) {
-                for name in self.sysroot.list_dir(&scan) {
+                for name in self.sysroot.list_dir(&scan).iter() {
                     if !(name.starts_with("lib") || name.starts_with("ld-")) || !name.contains(".so") {
                         continue;
                     }
-                    let path = join(&scan, &name);
+                    let path = join(&scan, name);
                     let Candidate::Accept(obj) = self.probe(&path, ctx.abi) else { continue };
                     let soname = obj.facts.soname.clone().unwrap_or(name.clone());
                     if !seen_names.insert((soname.clone(), hwcaps.clone())) {

@@ -320,16 +320,22 @@ pub fn build(options: &PlanOptions) -> Result<Plan, String> {
     for w in &discovery.warnings {
         plan.issues.push(Issue::new("warning", "driver-discovery", w.clone()));
     }
-    let parts: Vec<(Plan, Layout)> = abis
-        .iter()
-        .map(|&abi| {
-            let mut part = plan.skeleton();
-            let mut layout = Layout::default();
-            AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout }
-                .run(&discovery.modules, &discovery.loader_libraries);
-            (part, layout)
-        })
-        .collect();
+    let plan_abi = |abi: &'static Abi| {
+        let mut part = plan.skeleton();
+        let mut layout = Layout::default();
+        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout }
+            .run(&discovery.modules, &discovery.loader_libraries);
+        (part, layout)
+    };
+    // One thread per ABI (the first on this one): the ABIs share no decision, only caches.
+    let parts: Vec<(Plan, Layout)> = std::thread::scope(|scope| {
+        let others: Vec<_> = abis[1..].iter().map(|&abi| scope.spawn(move || plan_abi(abi))).collect();
+        let mut parts = vec![plan_abi(abis[0])];
+        for other in others {
+            parts.push(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        parts
+    });
     let mut layout = Layout::default();
     for (part, part_layout) in parts {
         plan.libraries.extend(part.libraries);
@@ -605,19 +611,19 @@ impl AbiPlanner<'_, '_> {
             cand.reason = verdict.reason;
         }
 
-        let mut edges_seen = std::collections::HashSet::new();
+        let mut edges_seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
         for imp in &imported {
-            let name = |i: usize| {
+            let name = |i: usize| -> &str {
                 let o = &imp.closure.objects[i];
                 if i == 0 {
-                    return imp.module.name.clone();
+                    return &imp.module.name;
                 }
-                o.object.as_ref().and_then(|x| x.facts.soname.clone()).unwrap_or_else(|| o.name.clone())
+                o.object.as_ref().and_then(|x| x.facts.soname.as_deref()).unwrap_or(&o.name)
             };
             for (from, _, to) in &imp.closure.edges {
-                let edge = (abi.tuple.to_string(), name(*from), name(*to));
-                if edges_seen.insert(edge.clone()) {
-                    self.plan.edges.push(edge);
+                let (from, to) = (name(*from), name(*to));
+                if edges_seen.insert((from, to)) {
+                    self.plan.edges.push((abi.tuple.to_string(), from.to_string(), to.to_string()));
                 }
             }
         }
@@ -629,11 +635,8 @@ impl AbiPlanner<'_, '_> {
                 let mut versions: Vec<String> = need.versions.iter().map(|v| v.name.clone()).collect();
                 versions.sort();
                 let other = c.copy(c.chosen.other());
-                let only_chosen = versions
-                    .iter()
-                    .filter(|v| other.is_some_and(|o| !o.facts.defined_versions().any(|d| d == v.as_str())))
-                    .cloned()
-                    .collect();
+                let only_chosen =
+                    versions.iter().filter(|v| other.is_some_and(|o| !o.facts.defines(v))).cloned().collect();
                 needed_by.entry(need.file.clone()).or_default().push(NeededBy {
                     object: who.clone(),
                     versions,
@@ -792,7 +795,7 @@ impl AbiPlanner<'_, '_> {
                         !h.facts.version_definitions.is_empty()
                             && r.facts.defined_versions().any(|v| {
                                 let private = is_glibc_family(soname) && v == "GLIBC_PRIVATE";
-                                !private && !h.facts.defined_versions().any(|d| d == v)
+                                !private && !h.facts.defines(v)
                             })
                     })
             });
@@ -841,13 +844,11 @@ impl AbiPlanner<'_, '_> {
                         continue;
                     }
                     for v in need.versions.iter().filter(|v| !v.weak) {
-                        if chosen.facts.defined_versions().any(|d| d == v.name) {
+                        if chosen.facts.defines_need(v) {
                             continue;
                         }
                         let other = cand.copy(cand.chosen.other());
-                        if !cand.switched
-                            && other.is_some_and(|o| o.facts.defined_versions().any(|d| d == v.name))
-                        {
+                        if !cand.switched && other.is_some_and(|o| o.facts.defines_need(v)) {
                             switch.push((
                                 need.file.clone(),
                                 format!(

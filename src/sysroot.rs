@@ -14,6 +14,7 @@ use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
@@ -91,6 +92,8 @@ pub struct Sysroot {
     dirs: Memo<String, Result<String, OpenError>>,
     /// Canonical in-root paths of any path already walked.
     paths: Memo<String, Result<String, OpenError>>,
+    /// Sorted names of directories already listed, by canonical path.
+    listings: Memo<String, Arc<[String]>>,
     overlay: Option<Overlay>,
 }
 
@@ -215,7 +218,15 @@ impl Sysroot {
             None
         };
         let mode = if root_fd.is_some() { OpenMode::Openat2 } else { OpenMode::Walk };
-        Ok(Sysroot { root, root_fd, mode, dirs: Memo::default(), paths: Memo::default(), overlay: None })
+        Ok(Sysroot {
+            root,
+            root_fd,
+            mode,
+            dirs: Memo::default(),
+            paths: Memo::default(),
+            listings: Memo::default(),
+            overlay: None,
+        })
     }
 
     /// The root as a container sees it with `overlay` mounted (files are then opened through the
@@ -225,6 +236,7 @@ impl Sysroot {
         self.mode = OpenMode::Walk;
         self.dirs.clear();
         self.paths.clear();
+        self.listings.clear();
         self
     }
 
@@ -410,13 +422,22 @@ impl Sysroot {
         self.canonical_dir(path).is_ok()
     }
 
-    /// The names in an in-root directory, sorted; empty when it cannot be read.
-    pub fn list_dir(&self, path: &str) -> Vec<String> {
+    /// The names in an in-root directory, sorted; empty when it cannot be read. Each directory
+    /// is read once (library directories hold a thousand names and several scans look at them).
+    pub fn list_dir(&self, path: &str) -> Arc<[String]> {
         let Ok(dir) = self.canonical_dir(path) else {
-            return Vec::new();
+            return Arc::from([]);
         };
-        if let (Some(ov), Some(_)) = (&self.overlay, self.in_overlay(&dir)) {
-            let prefix = if dir == "/" { dir.clone() } else { format!("{dir}/") };
+        if let Some(names) = self.listings.get(&dir) {
+            return names;
+        }
+        let names = self.read_dir_names(&dir);
+        self.listings.insert(dir, names.into())
+    }
+
+    fn read_dir_names(&self, dir: &str) -> Vec<String> {
+        if let (Some(ov), Some(_)) = (&self.overlay, self.in_overlay(dir)) {
+            let prefix = if dir == "/" { dir.to_string() } else { format!("{dir}/") };
             let children: BTreeSet<String> = ov
                 .files
                 .keys()
@@ -427,7 +448,7 @@ impl Sysroot {
                 .collect();
             return children.into_iter().collect();
         }
-        let Ok(entries) = std::fs::read_dir(self.host_path(&dir)) else {
+        let Ok(entries) = std::fs::read_dir(self.host_path(dir)) else {
             return Vec::new();
         };
         let mut names: Vec<String> =
@@ -471,11 +492,11 @@ impl Sysroot {
             let mut next = Vec::new();
             for base in &found {
                 if has_glob_chars(component) {
-                    for name in self.list_dir(base) {
+                    for name in self.list_dir(base).iter() {
                         if (!name.starts_with('.') || component.starts_with('.'))
                             && fnmatch(component.as_bytes(), name.as_bytes())
                         {
-                            next.push(join(base, &name));
+                            next.push(join(base, name));
                         }
                     }
                 } else {
@@ -642,8 +663,8 @@ mod tests {
         assert_eq!(s.open_file("/overrides/lib/t/libq.so.1").unwrap_err(), OpenError::NotFound);
         assert_eq!(s.open_file("/overrides/lib").unwrap_err(), OpenError::NotRegular("directory"));
         assert!(s.is_dir("/overrides/lib/t") && !s.is_dir("/overrides/nope"));
-        assert_eq!(s.list_dir("/overrides/lib"), vec!["t"]);
-        assert_eq!(s.list_dir("/overrides/lib/t"), vec!["libz.so.1"]);
+        assert_eq!(*s.list_dir("/overrides/lib"), ["t"]);
+        assert_eq!(*s.list_dir("/overrides/lib/t"), ["libz.so.1"]);
         // A bind over a file of the root, reached through a symlink of the root.
         assert!(s.open_file("/lib/x/libalias.so.1").is_ok());
         assert_eq!(s.canonicalize("/lib/x/libalias.so.1").unwrap(), "/usr/lib/x/libreal.so.1");

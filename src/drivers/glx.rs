@@ -40,9 +40,9 @@ fn vendor_names(scan: &Scan, abi: &'static Abi) -> Vec<String> {
         }
     }
     for dir in &ctx.default_dirs {
-        for file in scan.host.sysroot().list_dir(dir) {
-            if is_vendor(&file) && !names.contains(&file) {
-                names.push(file);
+        for file in scan.host.sysroot().list_dir(dir).iter() {
+            if is_vendor(file) && !names.contains(file) {
+                names.push(file.clone());
             }
         }
     }

@@ -31,11 +31,11 @@ pub(crate) fn files_in_dirs(scan: &Scan, dirs: &[String], suffix: &str) -> Vec<S
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for dir in scan.unique_dirs(dirs.to_vec()) {
-        for name in sysroot.list_dir(&dir) {
+        for name in sysroot.list_dir(&dir).iter() {
             if !name.ends_with(suffix) {
                 continue;
             }
-            let path = join(&dir, &name);
+            let path = join(&dir, name);
             if sysroot.is_dir(&path) {
                 continue;
             }

@@ -156,18 +156,38 @@ pub const LOADER_SONAMES: &[&str] = &[
 ];
 
 /// Finds the host's driver modules and loader libraries for every ABI in `options.abis`.
+///
+/// The kinds share nothing but the loader libraries (duplicates are found per kind), so Vulkan
+/// and EGL are scanned on a second thread while this one scans the others; the result is the same
+/// as scanning them all in turn, in this order.
 pub fn discover(host: &Resolver, options: &DiscoveryOptions) -> Discovery {
     let mut scan = Scan::new(host, options);
     scan.loader_libraries();
-    vulkan::discover(&mut scan);
-    egl::discover(&mut scan);
-    glx::discover(&mut scan);
-    dri::discover(&mut scan);
-    vaapi::discover(&mut scan);
-    vdpau::discover(&mut scan);
-    gbm::discover(&mut scan);
-    opencl::discover(&mut scan);
-    scan.out
+    let loader_libraries = scan.out.loader_libraries.clone();
+    let manifests = std::thread::scope(|threads| {
+        let manifests = threads.spawn(|| {
+            let mut scan = Scan::new(host, options);
+            scan.out.loader_libraries = loader_libraries;
+            vulkan::discover(&mut scan);
+            egl::discover(&mut scan);
+            scan.out
+        });
+        glx::discover(&mut scan);
+        dri::discover(&mut scan);
+        vaapi::discover(&mut scan);
+        vdpau::discover(&mut scan);
+        gbm::discover(&mut scan);
+        opencl::discover(&mut scan);
+        manifests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    let mut out = Discovery {
+        modules: manifests.modules,
+        loader_libraries: scan.out.loader_libraries,
+        warnings: manifests.warnings,
+    };
+    out.modules.append(&mut scan.out.modules);
+    out.warnings.append(&mut scan.out.warnings);
+    out
 }
 
 /// Discovery state shared by the per-kind scanners.
@@ -268,9 +288,9 @@ impl<'a> Scan<'a> {
         name_of: impl Fn(&str) -> Option<String>,
     ) {
         for dir in dirs {
-            for file in self.host.sysroot().list_dir(dir) {
-                let Some(name) = name_of(&file) else { continue };
-                let path = join(dir, &file);
+            for file in self.host.sysroot().list_dir(dir).iter() {
+                let Some(name) = name_of(file) else { continue };
+                let path = join(dir, file);
                 if !self.is_abi(&path, abi) || !self.first(kind, abi, &name) {
                     continue;
                 }
@@ -303,9 +323,9 @@ impl<'a> Scan<'a> {
             }
             // Hosts without a usable cache: the SONAME-like names in the default directories.
             for dir in &ctx.default_dirs {
-                for file in self.host.sysroot().list_dir(dir) {
-                    if is_libdrm_soname(&file) && !names.contains(&file) {
-                        names.push(file);
+                for file in self.host.sysroot().list_dir(dir).iter() {
+                    if is_libdrm_soname(file) && !names.contains(file) {
+                        names.push(file.clone());
                     }
                 }
             }

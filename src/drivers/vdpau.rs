@@ -25,9 +25,9 @@ pub(super) fn discover(scan: &mut Scan) {
         for dir in scan.unique_dirs(dirs) {
             // Driver stem (`libvdpau_radeonsi`) → the file names carrying it, sorted.
             let mut drivers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for file in scan.host.sysroot().list_dir(&dir) {
-                if let Some(stem) = stem(&file) {
-                    drivers.entry(stem.to_string()).or_default().push(file);
+            for file in scan.host.sysroot().list_dir(&dir).iter() {
+                if let Some(stem) = stem(file) {
+                    drivers.entry(stem.to_string()).or_default().push(file.clone());
                 }
             }
             for (stem, files) in drivers {

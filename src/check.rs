@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::abi::{ABIS, Abi};
 use crate::drivers::{self, DiscoveryOptions};
-use crate::loader::{Options, Resolver};
+use crate::loader::{FactsCache, Options, Resolver};
 use crate::plan::{self, DriverEntry, Issue, PlanOptions};
 use crate::sysroot::Sysroot;
 use crate::verify;
@@ -121,12 +121,13 @@ pub fn check_host(
 
 /// The plan for a runtime, verified in the container's view.
 pub fn check_runtime(options: &PlanOptions) -> Result<CheckReport, String> {
-    let plan = plan::build(options)?;
+    let facts = FactsCache::default();
+    let plan = plan::build_with_facts(options, &facts)?;
     plan.write_staging()?;
     let mut issues: Vec<Issue> =
         plan.issues.iter().filter(|i| i.code != "driver-unusable").cloned().collect();
     issues.extend(plan.drivers.iter().filter(|d| d.status != "ok").map(unusable_issue));
-    issues.extend(verify::verify(&plan)?);
+    issues.extend(verify::verify(&plan, &facts)?);
     let mut report = CheckReport {
         host: plan.host.clone(),
         runtime: Some(plan.runtime.clone()),

@@ -372,7 +372,16 @@ impl<'a> Reader<'a> {
     /// The NUL-terminated string starting at `start`, which must end before `end`; `None` when no
     /// NUL comes before `end`.
     fn c_string(&mut self, start: u64, end: u64) -> Result<Option<&[u8]>, Miss> {
-        let mut want = (end.saturating_sub(start)).min(256);
+        // Most strings end inside the block they start in: look there first, with one read.
+        let in_block = (BLOCK - start % BLOCK).min(end.saturating_sub(start));
+        let nul = self.bytes(start, in_block)?.iter().position(|&b| b == 0);
+        if let Some(len) = nul {
+            return self.bytes(start, len as u64).map(Some);
+        }
+        if start + in_block >= end {
+            return Ok(None);
+        }
+        let mut want = (end - start).min(in_block.saturating_add(256));
         loop {
             let nul = self.bytes(start, want)?.iter().position(|&b| b == 0);
             if let Some(len) = nul {

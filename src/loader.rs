@@ -228,11 +228,16 @@ const MAX_LIBC_BYTES: u64 = 64 << 20;
 
 impl<'s> Resolver<'s> {
     pub fn new(sysroot: &'s Sysroot, options: Options) -> Resolver<'s> {
+        Resolver::with_facts(sysroot, options, FactsCache::default())
+    }
+
+    /// A resolver that reads ELF facts through `facts`, a table it shares with other resolvers.
+    pub fn with_facts(sysroot: &'s Sysroot, options: Options, facts: FactsCache) -> Resolver<'s> {
         Resolver {
             sysroot,
             options,
             probes: abi::ABIS.iter().map(|_| Memo::default()).collect(),
-            facts: FactsCache::default(),
+            facts,
             contexts: Memo::default(),
             closures: Memo::default(),
         }

@@ -27,7 +27,7 @@ use crate::abi::{ABIS, Abi};
 use crate::compare::{self, Copy, Rule, Side, Verdict, is_glibc_family};
 use crate::drivers::{self, DiscoveryOptions, DriverKind, DriverModule};
 use crate::elf::ElfFacts;
-use crate::loader::{Closure, Options, Resolver};
+use crate::loader::{Closure, FactsCache, Options, Resolver};
 use crate::sysroot::{Sysroot, split_path};
 
 /// Where imported files appear in the container.
@@ -259,10 +259,15 @@ impl Candidate {
 
 /// Builds the plan. Reads the host and runtime trees, writes nothing.
 pub fn build(options: &PlanOptions) -> Result<Plan, String> {
+    build_with_facts(options, &FactsCache::default())
+}
+
+/// [`build`], reading ELF facts through `facts` (shared with whoever verifies the plan next).
+pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Plan, String> {
     let host_root = Sysroot::open(&options.host).map_err(|e| format!("host: {e}"))?;
     let runtime_root = Sysroot::open(&options.runtime).map_err(|e| format!("runtime: {e}"))?;
-    let host = Resolver::new(&host_root, Options::default());
-    let runtime = Resolver::new(&runtime_root, Options::default());
+    let host = Resolver::with_facts(&host_root, Options::default(), facts.clone());
+    let runtime = Resolver::with_facts(&runtime_root, Options::default(), facts.clone());
     let mut plan = Plan {
         version: 1,
         host: host_root.root().display().to_string(),
@@ -611,7 +616,7 @@ impl AbiPlanner<'_, '_> {
             cand.reason = verdict.reason;
         }
 
-        let mut edges_seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        let mut edges_seen: BTreeSet<(&str, &str)> = BTreeSet::new();
         for imp in &imported {
             let name = |i: usize| -> &str {
                 let o = &imp.closure.objects[i];

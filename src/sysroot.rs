@@ -8,10 +8,12 @@
 //! sockets, devices and directories are reported by kind and never opened, so nothing blocks.
 //! This module knows nothing about ELF or the loader.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,14 +113,14 @@ pub struct Overlay {
 impl Overlay {
     /// A tmpfs mounted at an in-root directory.
     pub fn tmpfs(&mut self, at: &str) {
-        let at = normalize(at);
+        let at = normalize(at).into_owned();
         self.dirs.insert(at.clone());
         self.tmpfs.push(at);
     }
 
     /// A regular file on this machine bound at an in-root path.
     pub fn bind_file(&mut self, at: &str, source: PathBuf) {
-        let at = normalize(at);
+        let at = normalize(at).into_owned();
         let mut dir = split_path(&at).0.to_string();
         while self.in_tmpfs(&dir) && self.dirs.insert(dir.clone()) {
             dir = split_path(&dir).0.to_string();
@@ -135,7 +137,12 @@ impl Overlay {
 
 /// A lexically normalised absolute path: no `.`, `..` or repeated slashes (inside a tmpfs mount
 /// there are no symlinks, so this is the path the kernel would resolve).
-fn normalize(path: &str) -> String {
+fn normalize(path: &str) -> Cow<'_, str> {
+    let clean = path.starts_with('/')
+        && (path.len() == 1 || path[1..].split('/').all(|c| !matches!(c, "" | "." | "..")));
+    if clean {
+        return Cow::Borrowed(path);
+    }
     let mut parts: Vec<&str> = Vec::new();
     for c in path.split('/') {
         match c {
@@ -146,7 +153,7 @@ fn normalize(path: &str) -> String {
             c => parts.push(c),
         }
     }
-    format!("/{}", parts.join("/"))
+    Cow::Owned(format!("/{}", parts.join("/")))
 }
 
 fn kind_of(ft: std::fs::FileType) -> &'static str {
@@ -247,8 +254,8 @@ impl Sysroot {
         if !ov.in_tmpfs(&n) {
             return None;
         }
-        let file = ov.files.get(&n);
-        Some((n, file))
+        let file = ov.files.get(n.as_ref());
+        Some((n.into_owned(), file))
     }
 
     /// The root directory on this machine.
@@ -270,6 +277,14 @@ impl Sysroot {
     /// Resolves every symlink of an in-root path with chroot semantics and returns the canonical
     /// in-root path. The last component must exist.
     pub fn canonicalize(&self, path: &str) -> Result<String, OpenError> {
+        if let Some(hit) = self.paths.get(path) {
+            return hit;
+        }
+        let result = self.canonicalize_uncached(path);
+        self.paths.insert(path.to_string(), result)
+    }
+
+    fn canonicalize_uncached(&self, path: &str) -> Result<String, OpenError> {
         if let Some((n, file)) = self.in_overlay(path) {
             let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
             return if file.is_some() || is_dir { Ok(n) } else { Err(OpenError::NotFound) };
@@ -291,12 +306,12 @@ impl Sysroot {
     }
 
     fn canonical_dir(&self, dir: &str) -> Result<String, OpenError> {
-        if let Some((n, _)) = self.in_overlay(dir) {
-            let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
-            return if is_dir { Ok(n) } else { Err(OpenError::NotFound) };
-        }
         if let Some(hit) = self.dirs.get(dir) {
             return hit;
+        }
+        if let Some((n, _)) = self.in_overlay(dir) {
+            let is_dir = self.overlay.as_ref().is_some_and(|ov| ov.dirs.contains(&n));
+            return self.dirs.insert(dir.to_string(), if is_dir { Ok(n) } else { Err(OpenError::NotFound) });
         }
         // The parent through this cache, so each directory's last component is looked at once.
         let (parent, name) = split_path(dir);
@@ -319,42 +334,49 @@ impl Sysroot {
 
     /// The walk of `rest` starting in `base`, a canonical in-root directory.
     fn walk_from(&self, base: &str, rest: &str) -> Result<String, OpenError> {
-        let mut resolved: Vec<String> =
-            base.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect();
+        // `host` is the host path of the resolved prefix: the root, then `/component`s; the
+        // in-root path is what follows the root.
+        let root = self.root.as_os_str().as_encoded_bytes();
+        let root = root.strip_suffix(b"/").unwrap_or(root);
+        let mut host: Vec<u8> = Vec::with_capacity(root.len() + base.len() + rest.len() + 16);
+        host.extend_from_slice(root);
+        let floor = host.len();
+        for c in base.split('/').filter(|c| !c.is_empty()) {
+            host.push(b'/');
+            host.extend_from_slice(c.as_bytes());
+        }
         let mut pending: Vec<String> = rest.split('/').rev().map(str::to_string).collect();
         let mut hops = 0;
         while let Some(c) = pending.pop() {
             match c.as_str() {
                 "" | "." => continue,
                 ".." => {
-                    resolved.pop();
+                    let parent = host[floor..].iter().rposition(|&b| b == b'/').map_or(floor, |i| floor + i);
+                    host.truncate(parent);
                     continue;
                 }
                 _ => {}
             }
-            let mut host = self.root.clone();
-            host.extend(resolved.iter());
-            host.push(&c);
-            let meta = std::fs::symlink_metadata(&host).map_err(|e| from_io(&e))?;
+            let prefix = host.len();
+            host.push(b'/');
+            host.extend_from_slice(c.as_bytes());
+            let path = Path::new(std::ffi::OsStr::from_bytes(&host));
+            let meta = std::fs::symlink_metadata(path).map_err(|e| from_io(&e))?;
             if meta.file_type().is_symlink() {
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS {
                     return Err(OpenError::Loop);
                 }
-                let target = std::fs::read_link(&host).map_err(|e| from_io(&e))?;
+                let target = std::fs::read_link(path).map_err(|e| from_io(&e))?;
                 let target = target.to_string_lossy();
-                if target.starts_with('/') {
-                    resolved.clear();
-                }
+                host.truncate(if target.starts_with('/') { floor } else { prefix });
                 pending.extend(target.split('/').rev().map(str::to_string));
-            } else {
-                if !meta.is_dir() && pending.iter().any(|p| !p.is_empty() && p != ".") {
-                    return Err(OpenError::NotFound);
-                }
-                resolved.push(c);
+            } else if !meta.is_dir() && pending.iter().any(|p| !p.is_empty() && p != ".") {
+                return Err(OpenError::NotFound);
             }
         }
-        Ok(format!("/{}", resolved.join("/")))
+        let inside = String::from_utf8_lossy(&host[floor..]);
+        Ok(if inside.is_empty() { "/".to_string() } else { inside.into_owned() })
     }
 
     /// Opens a regular file for reading. Anything else is an error that names its kind; nothing
@@ -668,6 +690,22 @@ mod tests {
         // A bind over a file of the root, reached through a symlink of the root.
         assert!(s.open_file("/lib/x/libalias.so.1").is_ok());
         assert_eq!(s.canonicalize("/lib/x/libalias.so.1").unwrap(), "/usr/lib/x/libreal.so.1");
+    }
+
+    #[test]
+    fn normalize_borrows_clean_paths() {
+        assert!(matches!(normalize("/usr/lib/x"), Cow::Borrowed("/usr/lib/x")));
+        assert!(matches!(normalize("/"), Cow::Borrowed("/")));
+        for (messy, clean) in [
+            ("/usr//lib/", "/usr/lib"),
+            ("/usr/./lib/../share", "/usr/share"),
+            ("/..", "/"),
+            ("usr/lib", "/usr/lib"),
+            ("", "/"),
+            ("/usr/lib/.", "/usr/lib"),
+        ] {
+            assert_eq!(normalize(messy), clean, "{messy}");
+        }
     }
 
     #[test]

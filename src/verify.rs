@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use crate::abi::Abi;
 use crate::compare::Side;
-use crate::loader::{Closure, Hwcaps, Options, Resolver, Source};
+use crate::loader::{Closure, FactsCache, Hwcaps, Options, Resolver, Source};
 use crate::plan::{Issue, Plan};
 use crate::sysroot::{Overlay, Sysroot};
 
@@ -55,15 +55,16 @@ fn source_name(s: Option<Source>) -> &'static str {
 }
 
 /// Checks the plan in its container view; returns the issues found (none when it holds).
-pub fn verify(plan: &Plan) -> Result<Vec<Issue>, String> {
+/// ELF facts are read through `facts`, which may already hold those the plan read.
+pub fn verify(plan: &Plan, facts: &FactsCache) -> Result<Vec<Issue>, String> {
     let view = container_view(plan)?;
     let library_path: Vec<String> = plan
         .env
         .get("LD_LIBRARY_PATH")
         .map(|p| p.split(':').filter(|d| !d.is_empty()).map(str::to_string).collect())
         .unwrap_or_default();
-    let loader = Resolver::new(&view, Options { library_path, hwcaps: Hwcaps::Native, platform: None });
-    let mut issues = Vec::new();
+    let options = Options { library_path, hwcaps: Hwcaps::Native, platform: None };
+    let loader = Resolver::with_facts(&view, options, facts.clone());
     // (arch, soname) → the path the plan chose, in the container.
     let chosen: HashMap<(&str, &str), (&str, Side)> = plan
         .libraries
@@ -77,31 +78,48 @@ pub fn verify(plan: &Plan) -> Result<Vec<Issue>, String> {
         _ => a == b,
     };
 
-    for d in plan.drivers.iter().filter(|d| d.status == "ok") {
-        let Some(abi) = Abi::by_tuple(&d.arch) else { continue };
-        let module = format!("{} {} {}", d.arch, d.kind.as_str(), d.name);
-        if let Some(path) = &d.container_path {
-            match loader.resolve(path) {
-                Err(e) => issues.push(error("verify-unloadable", format!("{module}: {e}"))),
-                Ok(c) => check_closure(&c, abi, &module, &chosen, &same_file, &mut issues),
+    // Each ABI is checked on a thread of its own: (module issues, library issues).
+    let check_abi = |abi: &'static Abi| {
+        let (mut modules, mut libraries) = (Vec::new(), Vec::new());
+        for d in plan.drivers.iter().filter(|d| d.status == "ok" && d.arch == abi.tuple) {
+            let module = format!("{} {} {}", d.arch, d.kind.as_str(), d.name);
+            if let Some(path) = &d.container_path {
+                match loader.resolve(path) {
+                    Err(e) => modules.push(error("verify-unloadable", format!("{module}: {e}"))),
+                    Ok(c) => check_closure(&c, abi, &module, &chosen, &same_file, &mut modules),
+                }
+            }
+            if let Some(manifest) = &d.container_manifest {
+                let expected = d.container_path.as_deref();
+                check_manifest(&loader, &view, abi, &module, manifest, expected, &mut modules);
             }
         }
-        if let Some(manifest) = &d.container_manifest {
-            check_manifest(&loader, &view, abi, &module, manifest, d.container_path.as_deref(), &mut issues);
+        for l in plan.libraries.iter().filter(|l| l.chosen == Side::Host && l.arch == abi.tuple) {
+            let Some(expected) = &l.container_path else { continue };
+            match loader.find_library(abi, &l.soname) {
+                Ok(found) if same_file(&found, expected) => {}
+                Ok(found) => libraries.push(error(
+                    "verify-shadowed",
+                    format!("{}: {} is found at {found}, not at the imported {expected}", l.arch, l.soname),
+                )),
+                Err(e) => libraries.push(error("verify-missing", format!("{}: {e}", l.arch))),
+            }
         }
-    }
-    for l in plan.libraries.iter().filter(|l| l.chosen == Side::Host) {
-        let (Some(abi), Some(expected)) = (Abi::by_tuple(&l.arch), &l.container_path) else { continue };
-        match loader.find_library(abi, &l.soname) {
-            Ok(found) if same_file(&found, expected) => {}
-            Ok(found) => issues.push(error(
-                "verify-shadowed",
-                format!("{}: {} is found at {found}, not at the imported {expected}", l.arch, l.soname),
-            )),
-            Err(e) => issues.push(error("verify-missing", format!("{}: {e}", l.arch))),
+        (modules, libraries)
+    };
+    let abis: Vec<&'static Abi> = plan.architectures.iter().filter_map(|a| Abi::by_tuple(a)).collect();
+    let Some((&first, others)) = abis.split_first() else { return Ok(Vec::new()) };
+    let parts: Vec<(Vec<Issue>, Vec<Issue>)> = std::thread::scope(|scope| {
+        let others: Vec<_> = others.iter().map(|&abi| scope.spawn(move || check_abi(abi))).collect();
+        let mut parts = vec![check_abi(first)];
+        for other in others {
+            parts.push(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         }
-    }
-    Ok(issues)
+        parts
+    });
+    // Every module issue first, then every library issue, each in ABI order.
+    let (modules, libraries): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    Ok(modules.into_iter().chain(libraries).flatten().collect())
 }
 
 fn check_closure(

@@ -477,7 +477,7 @@ impl AbiPlanner<'_, '_> {
     }
 
     fn host_file(&self, real: &str) -> String {
-        self.host.sysroot().host_path(real).display().to_string()
+        self.host.sysroot().host_path(real).to_string_lossy().into_owned()
     }
 
     fn run(mut self, modules: &[DriverModule], loader_libraries: &[(&'static Abi, String, String)]) {

@@ -1,5 +1,12 @@
 //! The `graft` command line: parses arguments and calls the library.
 
+/// mimalloc: a plan makes some 50 000 small allocations (paths, names, ELF facts) on two threads,
+/// and glibc's malloc spent a third of the plan's instructions on them. Built without transparent
+/// huge pages (`no_thp`): a short run that faults 2 MiB pages in spends its time clearing them.
+/// Measured on the test bed's plan: 20% fewer instructions, about 8% less wall time.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -169,7 +176,6 @@ impl Trees {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
@@ -177,19 +183,6 @@ fn main() -> ExitCode {
             eprintln!("graft: {message}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// glibc's malloc grows a thread's arena a few pages at a time (an `mprotect` and fresh page
-/// faults each time) and gives memory back as soon as it can; graft is a short run that allocates
-/// many small values on two threads, so it asks for 8 MiB of headroom at each growth and keeps
-/// what it freed. (Measured on the test bed's plan: some 600 `mprotect` calls less, about 2 ms.)
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets malloc parameters; it is called before any other thread exists.
-    unsafe {
-        nix::libc::mallopt(nix::libc::M_TOP_PAD, 8 << 20);
-        nix::libc::mallopt(nix::libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }
 

@@ -7,7 +7,7 @@
 //! subdirectory list, the first plain entry ending the scan. This module does not know where the
 //! cache lives in a sysroot (see `loader`).
 
-use std::collections::HashMap;
+use crate::memo::FastMap;
 
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
@@ -34,7 +34,7 @@ pub struct CacheEntry {
 pub struct LdCache {
     pub format: &'static str,
     pub entries: Vec<CacheEntry>,
-    index: HashMap<String, Vec<usize>>,
+    index: FastMap<String, Vec<usize>>,
 }
 
 struct Reader<'a> {
@@ -102,7 +102,7 @@ impl LdCache {
 
     /// A cache built from entries in lookup order (e.g. an emulated ldconfig scan).
     pub fn from_entries(format: &'static str, entries: Vec<CacheEntry>) -> LdCache {
-        let mut cache = LdCache { format, entries, index: HashMap::new() };
+        let mut cache = LdCache { format, entries, index: FastMap::default() };
         cache.build_index();
         cache
     }
@@ -152,7 +152,7 @@ fn parse_old(data: &[u8], nlibs: usize, strings: usize) -> Result<LdCache, Strin
         let (Ok(key), Ok(value)) = (r.string(strings + key), r.string(strings + value)) else { continue };
         entries.push(CacheEntry { flags, key, value, hwcap: 0, hwcaps_subdir: None });
     }
-    Ok(LdCache { format: "old", entries, index: HashMap::new() })
+    Ok(LdCache { format: "old", entries, index: FastMap::default() })
 }
 
 fn parse_new(data: &[u8], base: usize) -> Result<LdCache, String> {
@@ -203,7 +203,7 @@ fn parse_new(data: &[u8], base: usize) -> Result<LdCache, String> {
         };
         entries.push(CacheEntry { flags, key, value, hwcap, hwcaps_subdir });
     }
-    Ok(LdCache { format: "new", entries, index: HashMap::new() })
+    Ok(LdCache { format: "new", entries, index: FastMap::default() })
 }
 
 /// The glibc-hwcaps subdirectory names of the extension directory, if any.

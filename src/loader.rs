@@ -17,7 +17,6 @@
 //! [`AbiContext`], computed once. File probes and ELF facts are cached across resolutions, so one
 //! [`Resolver`] can resolve many files quickly.
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
@@ -25,7 +24,7 @@ use crate::abi::{self, Abi};
 use crate::elf::{ElfFacts, Ident};
 use crate::ldcache::{CacheEntry, LdCache};
 use crate::ldconf;
-use crate::memo::Memo;
+use crate::memo::{FastMap, Memo};
 use crate::sysroot::{OpenError, Sysroot, join, split_path};
 
 /// Which glibc-hwcaps subdirectories to search.
@@ -164,7 +163,7 @@ impl Closure {
 
     /// The loader's version check over the finished graph: each Verneed is matched against the
     /// object loaded under that name; a provider without version definitions is accepted.
-    fn check_versions(&mut self, names: &HashMap<String, usize>) {
+    fn check_versions(&mut self, names: &FastMap<String, usize>) {
         for (i, o) in self.objects.iter().enumerate() {
             let Some(obj) = &o.object else { continue };
             for need in &obj.facts.version_needs {
@@ -616,8 +615,8 @@ impl<'s> Resolver<'s> {
         let ctx = self.context(abi);
         let mut ns = Namespace {
             objects: Vec::new(),
-            names: HashMap::new(),
-            ids: HashMap::new(),
+            names: FastMap::with_capacity_and_hasher(128, Default::default()),
+            ids: FastMap::with_capacity_and_hasher(64, Default::default()),
             edges: Vec::new(),
             warnings: ctx.warnings.clone(),
         };
@@ -759,8 +758,8 @@ impl<'s> Resolver<'s> {
                 error: None,
                 fatal: false,
             }],
-            names: HashMap::new(),
-            ids: HashMap::new(),
+            names: FastMap::default(),
+            ids: FastMap::default(),
             edges: Vec::new(),
             warnings: Vec::new(),
         };
@@ -860,8 +859,8 @@ enum Found {
 struct Namespace {
     objects: Vec<Loaded>,
     /// Requested names, paths and SONAMEs → object.
-    names: HashMap<String, usize>,
-    ids: HashMap<FileId, usize>,
+    names: FastMap<String, usize>,
+    ids: FastMap<FileId, usize>,
     edges: Vec<(usize, String, usize)>,
     warnings: Vec<String>,
 }

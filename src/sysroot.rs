@@ -156,6 +156,11 @@ fn normalize(path: &str) -> Cow<'_, str> {
     Cow::Owned(format!("/{}", parts.join("/")))
 }
 
+/// A directory entry's name as a string (lossily, where it is not UTF-8), without a copy.
+fn lossy_name(name: std::ffi::OsString) -> String {
+    name.into_string().unwrap_or_else(|name| name.to_string_lossy().into_owned())
+}
+
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     if ft.is_dir() {
         "directory"
@@ -474,7 +479,7 @@ impl Sysroot {
             return Vec::new();
         };
         let mut names: Vec<String> =
-            entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            entries.filter_map(|e| e.ok()).map(|e| lossy_name(e.file_name())).collect();
         names.sort();
         names
     }
@@ -490,7 +495,7 @@ impl Sysroot {
         let Ok(entries) = std::fs::read_dir(self.host_path(&canonical)) else { return Vec::new() };
         let mut out = Vec::new();
         for e in entries.filter_map(|e| e.ok()) {
-            let name = e.file_name().to_string_lossy().into_owned();
+            let name = lossy_name(e.file_name());
             match e.file_type() {
                 Ok(t) if t.is_file() => out.push((name.clone(), join(&canonical, &name))),
                 Ok(t) if t.is_symlink() => {

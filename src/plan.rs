@@ -44,6 +44,10 @@ pub struct PlanOptions {
     pub staging: PathBuf,
     /// Driver search variables (VK_DRIVER_FILES, ...), honoured when the host is `/`.
     pub env: HashMap<String, String>,
+    /// Whether to record which objects need which versions of each library
+    /// ([`LibraryChoice::needed_by`], what `graft why` shows): hundreds of objects' needs, so
+    /// only when asked.
+    pub needed_by: bool,
 }
 
 /// One SONAME's decision.
@@ -328,7 +332,8 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
     let plan_abi = |abi: &'static Abi| {
         let mut part = plan.skeleton();
         let mut layout = Layout::default();
-        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout }
+        let needed_by = options.needed_by;
+        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout, needed_by }
             .run(&discovery.modules, &discovery.loader_libraries);
         (part, layout)
     };
@@ -451,6 +456,8 @@ struct AbiPlanner<'a, 's> {
     runtime: &'a Resolver<'s>,
     plan: &'a mut Plan,
     layout: &'a mut Layout,
+    /// Fill [`LibraryChoice::needed_by`].
+    needed_by: bool,
 }
 
 /// A usable module with its closure.
@@ -634,7 +641,7 @@ impl AbiPlanner<'_, '_> {
         }
         let needs = self.satisfy(&mut candidates, &mut imported);
         let mut needed_by: BTreeMap<String, Vec<NeededBy>> = BTreeMap::new();
-        for (who, facts) in &needs {
+        for (who, facts) in needs.iter().filter(|_| self.needed_by) {
             for need in &facts.version_needs {
                 let Some(c) = candidates.get(&need.file) else { continue };
                 let mut versions: Vec<String> = need.versions.iter().map(|v| v.name.clone()).collect();

@@ -366,18 +366,26 @@ impl Sysroot {
             host.push(b'/');
             host.extend_from_slice(c.as_bytes());
             let path = Path::new(std::ffi::OsStr::from_bytes(&host));
-            let meta = std::fs::symlink_metadata(path).map_err(|e| from_io(&e))?;
-            if meta.file_type().is_symlink() {
-                hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
-                    return Err(OpenError::Loop);
+            // readlink first: one call tells a link (and where it goes) from anything else, which
+            // is all the last component needs; one below which the walk goes on must also be a
+            // directory.
+            match std::fs::read_link(path) {
+                Ok(target) => {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(OpenError::Loop);
+                    }
+                    let target = target.to_string_lossy();
+                    host.truncate(if target.starts_with('/') { floor } else { prefix });
+                    pending.extend(target.split('/').rev().map(str::to_string));
                 }
-                let target = std::fs::read_link(path).map_err(|e| from_io(&e))?;
-                let target = target.to_string_lossy();
-                host.truncate(if target.starts_with('/') { floor } else { prefix });
-                pending.extend(target.split('/').rev().map(str::to_string));
-            } else if !meta.is_dir() && pending.iter().any(|p| !p.is_empty() && p != ".") {
-                return Err(OpenError::NotFound);
+                Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {
+                    let below = pending.iter().any(|p| !p.is_empty() && p != ".");
+                    if below && !std::fs::symlink_metadata(path).map_err(|e| from_io(&e))?.is_dir() {
+                        return Err(OpenError::NotFound);
+                    }
+                }
+                Err(e) => return Err(from_io(&e)),
             }
         }
         let inside = String::from_utf8_lossy(&host[floor..]);

@@ -219,9 +219,15 @@ pub fn newest_per_prefix(facts: &ElfFacts) -> Vec<String> {
     for name in facts.defined_versions() {
         let Some(i) = name.rfind('_') else { continue };
         let Some(v) = version_numbers(&name[i + 1..]) else { continue };
-        let slot = best.entry(&name[..i]).or_insert((v.clone(), name));
-        if v > slot.0 {
-            *slot = (v, name);
+        match best.entry(&name[..i]) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert((v, name));
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                if v > slot.get().0 {
+                    slot.insert((v, name));
+                }
+            }
         }
     }
     best.into_values().map(|(_, n)| n.to_string()).collect()

@@ -374,17 +374,21 @@ struct Layout {
 
 impl Layout {
     fn bind(&mut self, source: String, destination: String, plan: &mut Plan) {
-        if let Some(prev) = self.binds.get(&destination) {
-            if *prev != source {
-                plan.issues.push(Issue::new(
-                    "warning",
-                    "mount-conflict",
-                    format!("{destination}: both {prev} and {source} want this place; keeping {prev}"),
-                ));
+        match self.binds.entry(destination) {
+            std::collections::btree_map::Entry::Vacant(place) => {
+                place.insert(source);
             }
-            return;
+            std::collections::btree_map::Entry::Occupied(place) => {
+                let prev = place.get();
+                if *prev != source {
+                    plan.issues.push(Issue::new(
+                        "warning",
+                        "mount-conflict",
+                        format!("{}: both {prev} and {source} want this place; keeping {prev}", place.key()),
+                    ));
+                }
+            }
         }
-        self.binds.insert(destination, source);
     }
 
     /// Adds what a later ABI's planning collected: places taken first stay taken.

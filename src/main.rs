@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 use graft::abi::Abi;
 use graft::elf::ElfFacts;
-use graft::loader::{Hwcaps, Options, Resolver};
+use graft::loader::{FactsCache, Hwcaps, Options, Resolver};
 use graft::plan::{self, Plan, PlanOptions};
 use graft::render::{self, Format};
 use graft::sysroot::Sysroot;
@@ -170,7 +170,11 @@ impl Trees {
 
     /// Builds the plan and writes its generated files.
     fn plan(&self) -> Result<Plan, String> {
-        let plan = plan::build(&self.options()?)?;
+        let facts = FactsCache::default();
+        let plan = plan::build_with_facts(&self.options()?, &facts)?;
+        // The ELF facts of some hundreds of files: the process ends soon after the plan, and
+        // freeing them one by one would only delay it.
+        std::mem::forget(facts);
         plan.write_staging()?;
         Ok(plan)
     }

@@ -149,6 +149,7 @@ impl HostArgs {
             staging: self.staging.clone().unwrap_or_else(plan::default_staging),
             env: discovery_env(&self.host),
             needed_by: false,
+            edges: false,
         })
     }
 }
@@ -168,10 +169,10 @@ impl Trees {
         self.host.options(&self.runtime)
     }
 
-    /// Builds the plan and writes its generated files.
-    fn plan(&self) -> Result<Plan, String> {
+    /// Builds the plan (with its dependency edges when `edges`) and writes its generated files.
+    fn plan(&self, edges: bool) -> Result<Plan, String> {
         let facts = FactsCache::default();
-        let plan = plan::build_with_facts(&self.options()?, &facts)?;
+        let plan = plan::build_with_facts(&PlanOptions { edges, ..self.options()? }, &facts)?;
         // The ELF facts of some hundreds of files: the process ends soon after the plan, and
         // freeing them one by one would only delay it.
         std::mem::forget(facts);
@@ -243,7 +244,7 @@ fn run(command: Command) -> Result<u8, String> {
             Ok(if complete { 0 } else { 1 })
         }
         Command::Plan { trees, format, nul, output } => {
-            let plan = trees.plan()?;
+            let plan = trees.plan(format == Format::Dot)?;
             let text = render::render(&plan, format, nul);
             match output {
                 Some(path) => std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -296,7 +297,7 @@ fn run(command: Command) -> Result<u8, String> {
             Ok(0)
         }
         Command::Run { trees, command } => {
-            let plan = trees.plan()?;
+            let plan = trees.plan(false)?;
             for issue in plan.issues.iter().filter(|i| i.severity == "error") {
                 eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
             }

@@ -48,6 +48,9 @@ pub struct PlanOptions {
     /// ([`LibraryChoice::needed_by`], what `graft why` shows): hundreds of objects' needs, so
     /// only when asked.
     pub needed_by: bool,
+    /// Whether to record the dependency edges of the imported closures ([`Plan::edges`], what
+    /// `--format dot` draws).
+    pub edges: bool,
 }
 
 /// One SONAME's decision.
@@ -332,9 +335,17 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
     let plan_abi = |abi: &'static Abi| {
         let mut part = plan.skeleton();
         let mut layout = Layout::default();
-        let needed_by = options.needed_by;
-        AbiPlanner { abi, host: &host, runtime: &runtime, plan: &mut part, layout: &mut layout, needed_by }
-            .run(&discovery.modules, &discovery.loader_libraries);
+        let (needed_by, edges) = (options.needed_by, options.edges);
+        AbiPlanner {
+            abi,
+            host: &host,
+            runtime: &runtime,
+            plan: &mut part,
+            layout: &mut layout,
+            needed_by,
+            edges,
+        }
+        .run(&discovery.modules, &discovery.loader_libraries);
         (part, layout)
     };
     // One thread per ABI (the first on this one): the ABIs share no decision, only caches.
@@ -462,6 +473,8 @@ struct AbiPlanner<'a, 's> {
     layout: &'a mut Layout,
     /// Fill [`LibraryChoice::needed_by`].
     needed_by: bool,
+    /// Fill [`Plan::edges`].
+    edges: bool,
 }
 
 /// A usable module with its closure.
@@ -628,7 +641,7 @@ impl AbiPlanner<'_, '_> {
         }
 
         let mut edges_seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for imp in &imported {
+        for imp in imported.iter().filter(|_| self.edges) {
             let name = |i: usize| -> &str {
                 let o = &imp.closure.objects[i];
                 if i == 0 {

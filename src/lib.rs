@@ -15,4 +15,5 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod sysroot;
+pub mod threads;
 pub mod verify;

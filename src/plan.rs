@@ -29,6 +29,7 @@ use crate::drivers::{self, DiscoveryOptions, DriverKind, DriverModule};
 use crate::elf::ElfFacts;
 use crate::loader::{Closure, FactsCache, Options, Resolver};
 use crate::sysroot::{Sysroot, split_path};
+use crate::threads;
 
 /// Where imported files appear in the container.
 pub const OVERRIDES: &str = "/overrides";
@@ -348,15 +349,8 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
         .run(&discovery.modules, &discovery.loader_libraries);
         (part, layout)
     };
-    // One thread per ABI (the first on this one): the ABIs share no decision, only caches.
-    let parts: Vec<(Plan, Layout)> = std::thread::scope(|scope| {
-        let others: Vec<_> = abis[1..].iter().map(|&abi| scope.spawn(move || plan_abi(abi))).collect();
-        let mut parts = vec![plan_abi(abis[0])];
-        for other in others {
-            parts.push(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        parts
-    });
+    // One thread per ABI: the ABIs share no decision, only caches.
+    let parts: Vec<(Plan, Layout)> = threads::map_in_order(&abis, |&abi| plan_abi(abi));
     let mut layout = Layout::default();
     for (part, part_layout) in parts {
         plan.libraries.extend(part.libraries);

@@ -17,6 +17,7 @@ use crate::compare::Side;
 use crate::loader::{Closure, FactsCache, Hwcaps, Options, Resolver, Source};
 use crate::plan::{Issue, Plan};
 use crate::sysroot::{Overlay, Sysroot};
+use crate::threads;
 
 /// The runtime root as the container sees it with the plan applied.
 pub fn container_view(plan: &Plan) -> Result<Sysroot, String> {
@@ -108,15 +109,7 @@ pub fn verify(plan: &Plan, facts: &FactsCache) -> Result<Vec<Issue>, String> {
         (modules, libraries)
     };
     let abis: Vec<&'static Abi> = plan.architectures.iter().filter_map(|a| Abi::by_tuple(a)).collect();
-    let Some((&first, others)) = abis.split_first() else { return Ok(Vec::new()) };
-    let parts: Vec<(Vec<Issue>, Vec<Issue>)> = std::thread::scope(|scope| {
-        let others: Vec<_> = others.iter().map(|&abi| scope.spawn(move || check_abi(abi))).collect();
-        let mut parts = vec![check_abi(first)];
-        for other in others {
-            parts.push(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        parts
-    });
+    let parts = threads::map_in_order(&abis, |&abi| check_abi(abi));
     // Every module issue first, then every library issue, each in ABI order.
     let (modules, libraries): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     Ok(modules.into_iter().chain(libraries).flatten().collect())

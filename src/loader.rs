@@ -220,6 +220,8 @@ pub struct Resolver<'s> {
     /// Closures by the main file's identity, for files whose closure does not depend on their
     /// path (see [`Resolver::resolve`]).
     closures: Memo<FileKey, Arc<Closure>>,
+    /// [`Resolver::facts`] by in-root path.
+    path_facts: Memo<String, Result<(FileKey, Arc<ElfFacts>), String>>,
 }
 
 /// Largest libc read when looking for its version banner.
@@ -239,6 +241,7 @@ impl<'s> Resolver<'s> {
             facts,
             contexts: Memo::default(),
             closures: Memo::default(),
+            path_facts: Memo::default(),
         }
     }
 
@@ -251,8 +254,17 @@ impl<'s> Resolver<'s> {
         self.keyed_facts(path).map(|((id, _, _), facts)| (id, facts))
     }
 
-    /// [`Resolver::facts`] with the file's whole identity.
+    /// [`Resolver::facts`] with the file's whole identity; asking again for a path costs nothing
+    /// (discovery looks at each module file, and the plan then loads it).
     fn keyed_facts(&self, path: &str) -> Result<(FileKey, Arc<ElfFacts>), String> {
+        if let Some(known) = self.path_facts.get(path) {
+            return known;
+        }
+        let read = self.keyed_facts_uncached(path);
+        self.path_facts.insert(path.to_string(), read)
+    }
+
+    fn keyed_facts_uncached(&self, path: &str) -> Result<(FileKey, Arc<ElfFacts>), String> {
         let opened = self.sysroot.open_file(path).map_err(|e| e.to_string())?;
         let key = file_key(&opened.meta);
         if let Some(f) = self.facts.0.get(&key) {

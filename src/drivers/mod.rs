@@ -157,36 +157,35 @@ pub const LOADER_SONAMES: &[&str] = &[
 
 /// Finds the host's driver modules and loader libraries for every ABI in `options.abis`.
 ///
-/// The kinds share nothing but the loader libraries (duplicates are found per kind), so Vulkan
-/// and EGL are scanned on a second thread while this one scans the others; the result is the same
-/// as scanning them all in turn, in this order.
+/// The kinds share nothing but the loader libraries (duplicates are found per kind), and Vulkan
+/// and EGL do not need those: they are scanned on a second thread while this one finds the loader
+/// libraries and scans the other kinds. The result is the same as scanning them all in turn, in
+/// this order.
 pub fn discover(host: &Resolver, options: &DiscoveryOptions) -> Discovery {
-    let mut scan = Scan::new(host, options);
-    scan.loader_libraries();
-    let loader_libraries = scan.out.loader_libraries.clone();
-    let manifests = std::thread::scope(|threads| {
+    let (manifests, scan) = std::thread::scope(|threads| {
         let manifests = threads.spawn(|| {
             let mut scan = Scan::new(host, options);
-            scan.out.loader_libraries = loader_libraries;
             vulkan::discover(&mut scan);
             egl::discover(&mut scan);
             scan.out
         });
+        let mut scan = Scan::new(host, options);
+        scan.loader_libraries();
         glx::discover(&mut scan);
         dri::discover(&mut scan);
         vaapi::discover(&mut scan);
         vdpau::discover(&mut scan);
         gbm::discover(&mut scan);
         opencl::discover(&mut scan);
-        manifests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        (manifests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), scan.out)
     });
     let mut out = Discovery {
         modules: manifests.modules,
-        loader_libraries: scan.out.loader_libraries,
+        loader_libraries: scan.loader_libraries,
         warnings: manifests.warnings,
     };
-    out.modules.append(&mut scan.out.modules);
-    out.warnings.append(&mut scan.out.warnings);
+    out.modules.extend(scan.modules);
+    out.warnings.extend(scan.warnings);
     out
 }
 

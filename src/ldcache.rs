@@ -68,7 +68,11 @@ impl Reader<'_> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| format!("string at {at:#x} is not terminated"))?;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        let bytes = &rest[..end];
+        Ok(match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        })
     }
 }
 

@@ -495,7 +495,8 @@ impl AbiPlanner<'_, '_> {
     }
 
     fn host_file(&self, real: &str) -> String {
-        self.host.sysroot().host_path(real).to_string_lossy().into_owned()
+        let path = self.host.sysroot().host_path(real).into_os_string();
+        path.into_string().unwrap_or_else(|path| path.to_string_lossy().into_owned())
     }
 
     fn run(mut self, modules: &[DriverModule], loader_libraries: &[(&'static Abi, String, String)]) {

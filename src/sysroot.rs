@@ -388,8 +388,12 @@ impl Sysroot {
                 Err(e) => return Err(from_io(&e)),
             }
         }
-        let inside = String::from_utf8_lossy(&host[floor..]);
-        Ok(if inside.is_empty() { "/".to_string() } else { inside.into_owned() })
+        host.drain(..floor);
+        if host.is_empty() {
+            return Ok("/".to_string());
+        }
+        // The components came from UTF-8 strings; only a lossy link target can make this fail.
+        Ok(String::from_utf8(host).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// Opens a regular file for reading. Anything else is an error that names its kind; nothing

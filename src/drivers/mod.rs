@@ -163,7 +163,7 @@ pub const LOADER_SONAMES: &[&str] = &[
 /// this order.
 pub fn discover(host: &Resolver, options: &DiscoveryOptions) -> Discovery {
     let (manifests, scan) = std::thread::scope(|threads| {
-        let manifests = threads.spawn(|| {
+        let manifests = crate::threads::spawn(threads, || {
             let mut scan = Scan::new(host, options);
             vulkan::discover(&mut scan);
             egl::discover(&mut scan);

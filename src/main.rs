@@ -7,7 +7,8 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -195,11 +196,28 @@ fn main() -> ExitCode {
 /// Writes a report to standard output; a reader that went away (`graft tree | head`) is not an
 /// error worth a message.
 fn emit(text: &str) -> Result<(), String> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("standard output: {e}")),
-        _ => Ok(()),
+    write_to(None, |out| out.write_all(text.as_bytes()))
+}
+
+/// Runs `write` on a buffered `output` file, or standard output when there is none, as [`emit`].
+fn write_to(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    const BUFFER: usize = 64 * 1024;
+    match output {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut out = std::io::BufWriter::with_capacity(BUFFER, file);
+            write(&mut out).and_then(|()| out.flush()).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(BUFFER, std::io::stdout().lock());
+            match write(&mut out).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("standard output: {e}")),
+                _ => Ok(()),
+            }
+        }
     }
 }
 
@@ -245,11 +263,7 @@ fn run(command: Command) -> Result<u8, String> {
         }
         Command::Plan { trees, format, nul, output } => {
             let plan = trees.plan(format == Format::Dot)?;
-            let text = render::render(&plan, format, nul);
-            match output {
-                Some(path) => std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
-                None => emit(&text)?,
-            }
+            write_to(output.as_deref(), |out| render::write(&plan, format, nul, out))?;
             for issue in plan.issues.iter().filter(|i| i.severity != "info") {
                 eprintln!("graft: {}: {}: {}", issue.severity, issue.code, issue.message);
             }

@@ -110,6 +110,19 @@ pub fn cdi(plan: &Plan) -> String {
 }
 
 /// Renders a plan in a format.
+/// Writes the plan in `format` to `out`. JSON is written as it is serialised, so that the whole
+/// text (some 300 KB for a host with Mesa on two ABIs) is never held in memory.
+pub fn write(plan: &Plan, format: Format, nul: bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, plan)?;
+            out.write_all(b"\n")
+        }
+        _ => out.write_all(render(plan, format, nul).as_bytes()),
+    }
+}
+
+/// The plan in `format`, as text.
 pub fn render(plan: &Plan, format: Format, nul: bool) -> String {
     match format {
         Format::Json => json(plan),

@@ -1246,6 +1246,18 @@ fn case8_render_formats_carry_the_same_plan() {
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
     assert_eq!(written["mounts"], run.plan["mounts"]);
     assert_eq!(written["libraries"], run.plan["libraries"]);
+
+    // -o into a directory that does not exist: exit 2, one line naming the file.
+    let missing = staging.parent().unwrap().join("no-such-dir/plan.json");
+    let (rt_root, host_root) = (rt.root().display().to_string(), host.root().display().to_string());
+    let (staging_dir, dest) = (staging.display().to_string(), missing.display().to_string());
+    let args = ["plan", "--runtime", &rt_root, "--host", &host_root, "--staging", &staging_dir, "-o", &dest];
+    let out = run_graft(&args.map(String::from), default_timeout());
+    no_panic_no_hang("-o missing dir", &out);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stdout.is_empty(), "{}", out.describe());
+    let line = format!("graft: {}: No such file or directory", missing.display());
+    assert!(out.stderr.lines().any(|l| l.starts_with(&line)), "{}", out.describe());
 }
 
 /// NVIDIA's libraries that its GLX/EGL/Vulkan libraries `dlopen` (named by no DT_NEEDED) come

@@ -198,7 +198,7 @@ pub struct AbiContext {
     pub default_dirs: Vec<String>,
     /// The sysroot's cache, or ldconfig's index emulated from ld.so.conf when there is no
     /// usable one (then `cache_path` is `None`).
-    pub cache: Option<LdCache>,
+    pub cache: Option<Arc<LdCache>>,
     pub cache_path: Option<String>,
     /// `glibc-hwcaps/NAME` and legacy subdirectories, best first.
     pub subdirs: Vec<String>,
@@ -222,6 +222,17 @@ pub struct Resolver<'s> {
     closures: Memo<FileKey, Arc<Closure>>,
     /// [`Resolver::facts`] by in-root path.
     path_facts: Memo<String, Result<(FileKey, Arc<ElfFacts>), String>>,
+    /// [`Resolver::ld_cache`] by in-root path.
+    ld_caches: Memo<String, CacheFile>,
+}
+
+/// What an ld.so.cache path holds.
+#[derive(Debug, Clone)]
+enum CacheFile {
+    Missing,
+    Unreadable(String),
+    Invalid(String),
+    Parsed(Arc<LdCache>),
 }
 
 /// Largest libc read when looking for its version banner.
@@ -242,6 +253,7 @@ impl<'s> Resolver<'s> {
             contexts: Memo::default(),
             closures: Memo::default(),
             path_facts: Memo::default(),
+            ld_caches: Memo::default(),
         }
     }
 
@@ -405,19 +417,18 @@ impl<'s> Resolver<'s> {
             format!("/etc/ld-{}.cache", abi.tuple),
         ];
         for path in &candidates {
-            match self.sysroot.read_file(path, 256 << 20) {
-                Ok(bytes) => {
-                    match LdCache::parse(&bytes) {
-                        Ok(c) => {
-                            cache = Some(c);
-                            cache_path = Some(path.clone());
-                        }
-                        Err(e) => warnings.push(format!("{path}: {e}")),
-                    }
+            match self.ld_cache(path) {
+                CacheFile::Parsed(c) => {
+                    cache = Some(c);
+                    cache_path = Some(path.clone());
                     break;
                 }
-                Err(OpenError::NotFound) => {}
-                Err(e) => warnings.push(format!("{path}: {e}")),
+                CacheFile::Invalid(e) => {
+                    warnings.push(format!("{path}: {e}"));
+                    break;
+                }
+                CacheFile::Unreadable(e) => warnings.push(format!("{path}: {e}")),
+                CacheFile::Missing => {}
             }
         }
         let platform = self.options.platform.clone().unwrap_or_else(|| abi.platform.to_string());
@@ -447,10 +458,26 @@ impl<'s> Resolver<'s> {
                 "no usable ld.so.cache in this root for {}: emulating ldconfig over /etc/ld.so.conf and the system directories",
                 abi.tuple
             ));
-            ctx.cache = Some(self.emulate_ldconfig(&ctx));
+            ctx.cache = Some(Arc::new(self.emulate_ldconfig(&ctx)));
         }
         ctx.warnings = warnings;
         ctx
+    }
+
+    /// The ld.so.cache at `path`, read and parsed once for every ABI (one file serves them all).
+    fn ld_cache(&self, path: &str) -> CacheFile {
+        if let Some(known) = self.ld_caches.get(path) {
+            return known;
+        }
+        let file = match self.sysroot.read_file(path, 256 << 20) {
+            Ok(bytes) => match LdCache::parse(&bytes) {
+                Ok(c) => CacheFile::Parsed(Arc::new(c)),
+                Err(e) => CacheFile::Invalid(e),
+            },
+            Err(OpenError::NotFound) => CacheFile::Missing,
+            Err(e) => CacheFile::Unreadable(e.to_string()),
+        };
+        self.ld_caches.insert(path.to_string(), file)
     }
 
     /// `$LIB` and the system directories, inferred from where the ABI's libc.so.6 lives: Debian
@@ -1115,6 +1142,37 @@ mod tests {
             legacy_subdirs("x86_64", &["x86_64"]),
             vec!["tls/x86_64/x86_64", "tls/x86_64", "tls", "x86_64/x86_64", "x86_64"]
         );
+    }
+
+    /// One ld.so.cache serves every ABI: it is parsed once, and a broken one is reported for each
+    /// ABI (and the ABI falls back to emulating ldconfig) without being read again.
+    #[test]
+    fn one_ld_so_cache_parse_serves_every_abi() {
+        let x86_64 = Abi::by_tuple("x86_64-linux-gnu").unwrap();
+        let i386 = Abi::by_tuple("i386-linux-gnu").unwrap();
+        let host = std::path::Path::new(crate::drivers::testutil::TESTBED).join("host");
+        if host.join("etc/ld.so.cache").exists() {
+            let sysroot = Sysroot::open(&host).unwrap();
+            let resolver = Resolver::new(&sysroot, Options::default());
+            let (a, b) = (resolver.context(x86_64), resolver.context(i386));
+            assert!(Arc::ptr_eq(a.cache.as_ref().unwrap(), b.cache.as_ref().unwrap()));
+            assert_eq!(a.cache_path.as_deref(), Some("/etc/ld.so.cache"));
+        } else {
+            eprintln!("skipped the test bed part: {} has no ld.so.cache", host.display());
+        }
+
+        let dir = std::env::temp_dir().join(format!("graft-ldcache-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/ld.so.cache"), b"not a cache").unwrap();
+        let sysroot = Sysroot::open(&dir).unwrap();
+        let resolver = Resolver::new(&sysroot, Options::default());
+        for abi in [x86_64, i386] {
+            let ctx = resolver.context(abi);
+            assert_eq!(ctx.cache_path, None);
+            assert!(ctx.warnings[0].starts_with("/etc/ld.so.cache: "), "{:?}", ctx.warnings);
+            assert!(ctx.warnings[1].contains("emulating ldconfig"), "{:?}", ctx.warnings);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

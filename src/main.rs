@@ -9,7 +9,6 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -182,15 +181,19 @@ impl Trees {
     }
 }
 
-fn main() -> ExitCode {
+fn main() {
     let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("graft: {message}");
-            ExitCode::from(2)
-        }
-    }
+    let code = run(cli.command).unwrap_or_else(|message| {
+        eprintln!("graft: {message}");
+        2
+    });
+    // The process ends here without the C library's exit handlers: their only work would be
+    // mimalloc's, which hands every free page back to the system one `madvise` at a time (some
+    // fifty calls after a plan) just before the system reclaims them all anyway. Standard output
+    // is the only buffer left to write.
+    let _ = std::io::stdout().flush();
+    // SAFETY: _exit(2) only ends the process; nothing of this one runs after it.
+    unsafe { nix::libc::_exit(i32::from(code)) }
 }
 
 /// Writes a report to standard output; a reader that went away (`graft tree | head`) is not an

@@ -3,6 +3,9 @@
 //! `oci` (an OCI runtime-spec fragment: `mounts` and `process.env`) and `env` (shell `export`
 //! lines). Renderers know nothing about ELF or how the plan was decided.
 
+use std::io::{self, Write};
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::plan::Plan;
@@ -20,9 +23,108 @@ pub enum Format {
     Dot,
 }
 
-/// The plan as the contract's JSON.
+/// The plan as the contract's JSON, one record per line (see [`RecordPerLine`]).
 pub fn json(plan: &Plan) -> String {
-    serde_json::to_string_pretty(plan).unwrap_or_default() + "\n"
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and serde_json writes UTF-8 only.
+    let _ = write_json(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, RecordPerLine::default());
+    plan.serialize(&mut serializer).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+/// JSON laid out for a plan: each field of the top-level object on a line of its own, and each
+/// element of a top-level list or map (a library, a driver, a mount, a variable) on one line of
+/// its own, its inside written out on that line. A plan has hundreds of mounts: one per line is
+/// easy to read and to grep, and the text is a quarter smaller, and quicker to write, than with
+/// every nested value indented on lines of its own.
+#[derive(Default)]
+struct RecordPerLine {
+    /// How many arrays and objects are open.
+    depth: usize,
+    /// Whether the innermost open container has an element yet.
+    has_value: bool,
+}
+
+impl RecordPerLine {
+    /// Containers this deep or less put each element on a line of its own.
+    const LINE_DEPTH: usize = 2;
+
+    fn open(&mut self, w: &mut (impl Write + ?Sized), bracket: &[u8]) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close(&mut self, w: &mut (impl Write + ?Sized), bracket: &[u8]) -> io::Result<()> {
+        self.depth -= 1;
+        if self.depth < Self::LINE_DEPTH && self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn element(&mut self, w: &mut (impl Write + ?Sized), first: bool) -> io::Result<()> {
+        if self.depth <= Self::LINE_DEPTH {
+            if !first {
+                w.write_all(b",")?;
+            }
+            self.newline(w)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn newline(&self, w: &mut (impl Write + ?Sized)) -> io::Result<()> {
+        const SPACES: &[u8] = b"\n        ";
+        w.write_all(&SPACES[..1 + 2 * self.depth.min(4)])
+    }
+}
+
+impl serde_json::ser::Formatter for RecordPerLine {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.open(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.close(w, b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.element(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.open(w, b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.close(w, b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.element(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// The bubblewrap arguments that apply the plan (mounts, symlinks, environment), in order.
@@ -109,15 +211,11 @@ pub fn cdi(plan: &Plan) -> String {
     serde_json::to_string_pretty(&spec).unwrap_or_default() + "\n"
 }
 
-/// Renders a plan in a format.
 /// Writes the plan in `format` to `out`. JSON is written as it is serialised, so that the whole
 /// text (some 300 KB for a host with Mesa on two ABIs) is never held in memory.
-pub fn write(plan: &Plan, format: Format, nul: bool, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub fn write(plan: &Plan, format: Format, nul: bool, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, plan)?;
-            out.write_all(b"\n")
-        }
+        Format::Json => write_json(plan, out),
         _ => out.write_all(render(plan, format, nul).as_bytes()),
     }
 }
@@ -215,6 +313,40 @@ mod tests {
         assert_eq!(bwrap(&p, true).matches('\0').count(), 8);
         assert_eq!(env(&p), "export LD_LIBRARY_PATH='/overrides/lib/x'\n");
         assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+
+    #[test]
+    fn json_puts_each_record_on_a_line_of_its_own() {
+        let text = json(&plan());
+        let want = [
+            "{",
+            r#"  "version": 1,"#,
+            r#"  "host": "/","#,
+            r#"  "runtime": "/rt","#,
+            r#"  "staging": "/tmp/s","#,
+            r#"  "architectures": ["#,
+            r#"    "x86_64-linux-gnu""#,
+            r#"  ],"#,
+            r#"  "libraries": [],"#,
+            r#"  "drivers": [],"#,
+            r#"  "mounts": ["#,
+            r#"    {"source": "tmpfs", "destination": "/overrides", "type": "tmpfs", "options": []},"#,
+            r#"    {"source": "/usr/lib/x/libz.so.1.3", "destination": "/overrides/lib/x/libz.so.1", "type": "bind", "options": ["ro"]}"#,
+            r#"  ],"#,
+            r#"  "symlinks": [],"#,
+            r#"  "env": {"#,
+            r#"    "LD_LIBRARY_PATH": "/overrides/lib/x""#,
+            r#"  },"#,
+            r#"  "issues": []"#,
+            "}",
+            "",
+        ];
+        assert_eq!(text, want.join("\n"));
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, serde_json::to_value(plan()).unwrap());
+        let mut written = Vec::new();
+        write(&plan(), Format::Json, false, &mut written).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), text);
     }
 
     #[test]

@@ -32,9 +32,13 @@ pub fn json(plan: &Plan) -> String {
 }
 
 fn write_json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, RecordPerLine::default());
+    // serde_json writes a few bytes at a time: into a buffer of a type it knows, so that those
+    // writes are inlined copies, not calls through `out`'s vtable.
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, RecordPerLine::default());
     plan.serialize(&mut serializer).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// JSON laid out for a plan: each field of the top-level object on a line of its own, and each

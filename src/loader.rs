@@ -868,7 +868,10 @@ impl<'s> Resolver<'s> {
             c.lookup(name, |f| ctx.abi.accepts_cache_flags(f), &hwcaps).map(|e| e.value.clone())
         });
         if let Some(path) = cached {
-            let in_system_dir = ctx.default_dirs.iter().any(|d| path.starts_with(&format!("{d}/")));
+            let in_system_dir = ctx
+                .default_dirs
+                .iter()
+                .any(|d| path.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')));
             if !(nodeflib && in_system_dir) {
                 match self.probe(&path, ctx.abi) {
                     Candidate::Accept(o) => return Found::Object(path, o, Source::Cache),

@@ -28,7 +28,7 @@ use crate::compare::{self, Copy, Rule, Side, Verdict, is_glibc_family};
 use crate::drivers::{self, DiscoveryOptions, DriverKind, DriverModule};
 use crate::elf::ElfFacts;
 use crate::loader::{Closure, FactsCache, Options, Resolver};
-use crate::sysroot::{Sysroot, split_path};
+use crate::sysroot::{Sysroot, join, split_path};
 use crate::threads;
 
 /// Where imported files appear in the container.
@@ -952,7 +952,7 @@ impl AbiPlanner<'_, '_> {
                     if soname.starts_with("ld-linux") || soname.starts_with("ld64.so") {
                         None
                     } else {
-                        let dest = format!("{libdir}/{soname}");
+                        let dest = join(&libdir, soname);
                         self.layout.bind(self.host_file(&h.real), dest.clone(), self.plan);
                         any_host = true;
                         Some(dest)
@@ -1030,7 +1030,7 @@ impl AbiPlanner<'_, '_> {
             let mut any = false;
             for (name, real) in self.host.sysroot().regular_files(&dir) {
                 let source = self.host_file(&real);
-                self.layout.bind(source, format!("{dest_dir}/{name}"), self.plan);
+                self.layout.bind(source, join(&dest_dir, &name), self.plan);
                 any = true;
             }
             if any {

@@ -190,7 +190,15 @@ pub fn split_path(path: &str) -> (&str, &str) {
 
 /// Joins an in-root directory and a name.
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') { format!("{dir}{name}") } else { format!("{dir}/{name}") }
+    // Built in place, at its final size: paths are joined on every probe, and `format!` would
+    // grow the string piece by piece.
+    let mut path = String::with_capacity(dir.len() + 1 + name.len());
+    path.push_str(dir);
+    if !dir.ends_with('/') {
+        path.push('/');
+    }
+    path.push_str(name);
+    path
 }
 
 impl Sysroot {
@@ -276,7 +284,12 @@ impl Sysroot {
     /// The path on this machine of a canonical in-root path.
     pub fn host_path(&self, canonical: &str) -> PathBuf {
         let rel = canonical.trim_start_matches('/');
-        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+        let mut path = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + rel.len());
+        path.push(&self.root);
+        if !rel.is_empty() {
+            path.push(rel);
+        }
+        path
     }
 
     /// Resolves every symlink of an in-root path with chroot semantics and returns the canonical

@@ -337,30 +337,36 @@ impl<'a> Reader<'a> {
     }
 
     /// `size` bytes at `offset`.
+    #[inline]
     pub fn bytes(&mut self, offset: u64, size: u64) -> Result<&[u8], Miss> {
         let end = offset.checked_add(size).filter(|&e| e <= self.len).ok_or(Miss::Outside)?;
-        let file = match self.source {
-            Source::Slice(data) => return Ok(&data[offset as usize..end as usize]),
-            Source::File(file) => file,
-        };
-        let hit = self.blocks.iter().rposition(|(at, b)| *at <= offset && end <= at + b.len() as u64);
-        let i = match hit {
+        if let Source::Slice(data) = self.source {
+            return Ok(&data[offset as usize..end as usize]);
+        }
+        let i = match self.blocks.iter().rposition(|(at, b)| *at <= offset && end <= at + b.len() as u64) {
             Some(i) => i,
-            None => {
-                use std::os::unix::fs::FileExt;
-                let start = offset - offset % BLOCK;
-                let stop = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(self.len);
-                let n = usize::try_from(stop - start).map_err(|_| Miss::Outside)?;
-                let mut buf = SPARE_BLOCKS.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
-                buf.resize(n, 0);
-                let read = file.read_exact_at(&mut buf, start);
-                self.blocks.push((start, buf));
-                read.map_err(|e| Miss::Io(io_reason(&e)))?;
-                self.blocks.len() - 1
-            }
+            None => self.read_block(offset, end)?,
         };
         let (at, block) = &self.blocks[i];
         Ok(&block[(offset - at) as usize..(end - at) as usize])
+    }
+
+    /// Reads the blocks that hold `offset..end` (inside the file) as one more block; its index.
+    /// Kept out of [`Reader::bytes`], whose every other call finds a block already read.
+    #[cold]
+    #[inline(never)]
+    fn read_block(&mut self, offset: u64, end: u64) -> Result<usize, Miss> {
+        use std::os::unix::fs::FileExt;
+        let Source::File(file) = self.source else { return Err(Miss::Outside) };
+        let start = offset - offset % BLOCK;
+        let stop = end.div_ceil(BLOCK).saturating_mul(BLOCK).min(self.len);
+        let n = usize::try_from(stop - start).map_err(|_| Miss::Outside)?;
+        let mut buf = SPARE_BLOCKS.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
+        buf.resize(n, 0);
+        let read = file.read_exact_at(&mut buf, start);
+        self.blocks.push((start, buf));
+        read.map_err(|e| Miss::Io(io_reason(&e)))?;
+        Ok(self.blocks.len() - 1)
     }
 
     /// A plain-old-data value (an ELF record) at `offset`.

@@ -115,9 +115,9 @@ pub enum Source {
 pub struct Loaded {
     /// The name first requested (a DT_NEEDED string; the file for the main object; the SONAME
     /// for the interpreter).
-    pub name: String,
+    pub name: Arc<str>,
     /// The in-root path where the loader finds it, as found (symlinks not resolved).
-    pub path: Option<String>,
+    pub path: Option<Arc<str>>,
     pub object: Option<Arc<Object>>,
     /// The object whose DT_NEEDED first pulled this one in.
     pub loader: Option<usize>,
@@ -135,7 +135,7 @@ pub struct Closure {
     /// Load order: the main object first, then the interpreter (if any), then breadth-first.
     pub objects: Vec<Loaded>,
     /// Edges: (requester, needed name, object index).
-    pub edges: Vec<(usize, String, usize)>,
+    pub edges: Vec<(usize, Arc<str>, usize)>,
     pub warnings: Vec<String>,
     /// Version needs that the loaded provider does not define (`elf/dl-version.c`).
     pub version_problems: Vec<VersionProblem>,
@@ -163,11 +163,11 @@ impl Closure {
 
     /// The loader's version check over the finished graph: each Verneed is matched against the
     /// object loaded under that name; a provider without version definitions is accepted.
-    fn check_versions(&mut self, names: &FastMap<String, usize>) {
+    fn check_versions(&mut self, names: &FastMap<Arc<str>, usize>) {
         for (i, o) in self.objects.iter().enumerate() {
             let Some(obj) = &o.object else { continue };
             for need in &obj.facts.version_needs {
-                let Some(&p) = names.get(&need.file) else { continue };
+                let Some(&p) = names.get(need.file.as_str()) else { continue };
                 let Some(provider) = &self.objects[p].object else { continue };
                 if provider.facts.version_definitions.is_empty() {
                     continue;
@@ -617,8 +617,9 @@ impl<'s> Resolver<'s> {
         let (key, main_facts) = self.keyed_facts(file)?;
         if let Some(known) = self.closures.get(&key) {
             let mut closure = Closure::clone(&known);
-            closure.objects[0].name = file.to_string();
-            closure.objects[0].path = Some(file.to_string());
+            let file: Arc<str> = Arc::from(file);
+            closure.objects[0].name = file.clone();
+            closure.objects[0].path = Some(file);
             return Ok(closure);
         }
         let closure = self.resolve_uncached(file, key.0, main_facts.clone())?;
@@ -667,9 +668,10 @@ impl<'s> Resolver<'s> {
         } else {
             split_path(file).0.to_string()
         };
+        let file_name: Arc<str> = Arc::from(file);
         ns.add(Loaded {
-            name: file.to_string(),
-            path: Some(file.to_string()),
+            name: file_name.clone(),
+            path: Some(file_name),
             object: Some(Arc::new(Object { id: main_id, facts: main_facts.clone() })),
             loader: None,
             source: Some(Source::Main),
@@ -685,8 +687,8 @@ impl<'s> Resolver<'s> {
                 let soname = obj.facts.soname.clone().unwrap_or_else(|| split_path(&interp).1.to_string());
                 if !ns.ids.contains_key(&obj.id) {
                     ns.add(Loaded {
-                        name: soname,
-                        path: Some(interp),
+                        name: soname.into(),
+                        path: Some(interp.into()),
                         object: Some(obj),
                         loader: None,
                         source: Some(Source::Interpreter),
@@ -724,10 +726,11 @@ impl<'s> Resolver<'s> {
                 }
             }
             for name in &obj.facts.needed {
-                if let Some(&idx) = ns.names.get(name.as_str()) {
-                    ns.edges.push((requester, name.clone(), idx));
+                if let Some((known, &idx)) = ns.names.get_key_value(name.as_str()) {
+                    ns.edges.push((requester, known.clone(), idx));
                     continue;
                 }
+                let needed: Arc<str> = Arc::from(name.as_str());
                 let found = if name.contains('/') {
                     let path = expand_dst(name, &origin, &ctx).unwrap_or_else(|| name.clone());
                     match self.probe(&path, abi) {
@@ -744,8 +747,8 @@ impl<'s> Resolver<'s> {
                     Found::Object(path, o, source) => match ns.ids.get(&o.id) {
                         Some(&existing) => existing,
                         None => ns.add(Loaded {
-                            name: name.clone(),
-                            path: Some(path),
+                            name: needed.clone(),
+                            path: Some(path.into()),
                             object: Some(o),
                             loader: Some(requester),
                             source: Some(source),
@@ -754,7 +757,7 @@ impl<'s> Resolver<'s> {
                         }),
                     },
                     Found::Missing(why) => ns.add(Loaded {
-                        name: name.clone(),
+                        name: needed.clone(),
                         path: None,
                         object: None,
                         loader: Some(requester),
@@ -766,7 +769,7 @@ impl<'s> Resolver<'s> {
                         fatal: false,
                     }),
                     Found::Fatal(e) => ns.add(Loaded {
-                        name: name.clone(),
+                        name: needed.clone(),
                         path: None,
                         object: None,
                         loader: Some(requester),
@@ -775,8 +778,8 @@ impl<'s> Resolver<'s> {
                         fatal: true,
                     }),
                 };
-                ns.names.entry(name.clone()).or_insert(idx);
-                ns.edges.push((requester, name.clone(), idx));
+                ns.names.entry(needed.clone()).or_insert(idx);
+                ns.edges.push((requester, needed, idx));
             }
         }
         Ok(ns.into_closure(abi))
@@ -789,7 +792,7 @@ impl<'s> Resolver<'s> {
         let ctx = self.context(abi);
         let ns = Namespace {
             objects: vec![Loaded {
-                name: String::new(),
+                name: Arc::from(""),
                 path: None,
                 object: None,
                 loader: None,
@@ -901,9 +904,9 @@ enum Found {
 struct Namespace {
     objects: Vec<Loaded>,
     /// Requested names, paths and SONAMEs → object.
-    names: FastMap<String, usize>,
+    names: FastMap<Arc<str>, usize>,
     ids: FastMap<FileId, usize>,
-    edges: Vec<(usize, String, usize)>,
+    edges: Vec<(usize, Arc<str>, usize)>,
     warnings: Vec<String>,
 }
 
@@ -929,7 +932,7 @@ impl Namespace {
         }
         if let Some(obj) = &loaded.object {
             if let Some(soname) = &obj.facts.soname {
-                self.names.entry(soname.clone()).or_insert(idx);
+                self.names.entry(Arc::from(soname.as_str())).or_insert(idx);
             }
             self.ids.insert(obj.id, idx);
         }

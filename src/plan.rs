@@ -553,7 +553,7 @@ impl AbiPlanner<'_, '_> {
             for o in &imp.closure.objects[1..] {
                 if let (Some(path), Some(obj)) = (&o.path, &o.object) {
                     add(
-                        obj.facts.soname.clone().unwrap_or_else(|| o.name.clone()),
+                        obj.facts.soname.clone().unwrap_or_else(|| o.name.to_string()),
                         path,
                         &self,
                         &mut candidates,
@@ -574,7 +574,7 @@ impl AbiPlanner<'_, '_> {
                     for o in &c.objects[1..] {
                         if let (Some(p), Some(obj)) = (&o.path, &o.object) {
                             add(
-                                obj.facts.soname.clone().unwrap_or_else(|| o.name.clone()),
+                                obj.facts.soname.clone().unwrap_or_else(|| o.name.to_string()),
                                 p,
                                 &self,
                                 &mut candidates,
@@ -845,7 +845,7 @@ impl AbiPlanner<'_, '_> {
                 }
                 if let Some(obj) = &imp.closure.objects[0].object {
                     needs.push((
-                        imp.closure.objects[0].path.clone().unwrap_or_default(),
+                        imp.closure.objects[0].path.as_deref().unwrap_or_default().to_string(),
                         obj.facts.clone(),
                         Some(i),
                     ));

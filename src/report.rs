@@ -84,14 +84,14 @@ pub fn tree_json(root: &str, results: &[TreeResult]) -> Value {
             Ok(c) => {
                 let mut deps = serde_json::Map::new();
                 for o in &c.objects[1..] {
-                    deps.insert(o.name.clone(), json!(o.path));
+                    deps.insert(o.name.to_string(), json!(o.path.as_deref()));
                 }
                 let mut errors: Vec<Value> = c.objects[1..]
                     .iter()
                     .filter_map(|o| {
                         let reason = o.error.as_ref()?;
-                        let by = o.loader.and_then(|l| c.objects[l].path.clone());
-                        Some(json!({ "name": o.name, "requested_by": by, "reason": reason, "fatal": o.fatal }))
+                        let by = o.loader.and_then(|l| c.objects[l].path.as_deref());
+                        Some(json!({ "name": &*o.name, "requested_by": by, "reason": reason, "fatal": o.fatal }))
                     })
                     .collect();
                 let mut warnings = c.warnings.clone();
@@ -112,8 +112,8 @@ pub fn tree_json(root: &str, results: &[TreeResult]) -> Value {
 
 /// The needing object's path and ld.so's wording for a version problem.
 fn version_problem(c: &Closure, p: &VersionProblem) -> (String, String) {
-    let by = c.objects[p.object].path.clone().unwrap_or_default();
-    let provider = c.objects[p.provider].path.clone().unwrap_or_default();
+    let by = c.objects[p.object].path.as_deref().unwrap_or_default().to_string();
+    let provider = c.objects[p.provider].path.as_deref().unwrap_or_default();
     let reason = format!("{provider}: version `{}' not found (required by {by})", p.version);
     (by, reason)
 }
@@ -134,9 +134,9 @@ pub fn tree_text(results: &[TreeResult]) -> String {
                 while let Some((i, depth)) = stack.pop() {
                     let o = &c.objects[i];
                     let target = match (&o.path, &o.error) {
-                        (Some(p), _) => p.clone(),
-                        (None, Some(e)) => e.clone(),
-                        (None, None) => "not found".into(),
+                        (Some(p), _) => p,
+                        (None, Some(e)) => e.as_str(),
+                        (None, None) => "not found",
                     };
                     s += &format!("{}{} => {}\n", "    ".repeat(depth), o.name, target);
                     stack.extend(children[i].iter().rev().map(|&j| (j, depth + 1)));
@@ -159,11 +159,9 @@ pub fn tree_dot(results: &[TreeResult]) -> String {
     let mut s = String::from("digraph tree {\n  rankdir=LR;\n  node [shape=box, fontname=monospace];\n");
     for (file, result) in results {
         let Ok(c) = result else { continue };
-        let id = |i: usize| {
-            format!("{file}:{}", c.objects[i].path.clone().unwrap_or_else(|| c.objects[i].name.clone()))
-        };
+        let id = |i: usize| format!("{file}:{}", c.objects[i].path.as_deref().unwrap_or(&c.objects[i].name));
         for (i, o) in c.objects.iter().enumerate() {
-            let label = o.path.clone().unwrap_or_else(|| format!("{} (not found)", o.name));
+            let label = o.path.as_deref().map_or_else(|| format!("{} (not found)", o.name), str::to_string);
             let style = if o.error.is_some() { ", style=filled, fillcolor=salmon" } else { "" };
             s += &format!("  \"{}\" [label=\"{label}\"{style}];\n", id(i));
         }

@@ -213,24 +213,43 @@ fn name_version(file_name: &str) -> Option<Vec<u32>> {
 }
 
 /// The newest version an object defines for each prefix (`GLIBC_2.41`, `GLIBCXX_3.4.33`), by
-/// prefix name; names without a numeric version (`GLIBC_PRIVATE`) are left out.
+/// prefix name; names without a numeric version (`GLIBC_PRIVATE`), or with more than eight
+/// numbers, are left out.
 pub fn newest_per_prefix(facts: &ElfFacts) -> Vec<String> {
-    let mut best: std::collections::BTreeMap<&str, (Vec<u32>, &str)> = std::collections::BTreeMap::new();
+    // (prefix, numbers, whole name); a plan asks this of every library it lists, on both sides,
+    // so the numbers go into a small array rather than a list on the heap.
+    let mut best: Vec<(&str, Numbers, &str)> = Vec::new();
     for name in facts.defined_versions() {
         let Some(i) = name.rfind('_') else { continue };
-        let Some(v) = version_numbers(&name[i + 1..]) else { continue };
-        match best.entry(&name[..i]) {
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert((v, name));
-            }
-            std::collections::btree_map::Entry::Occupied(mut slot) => {
-                if v > slot.get().0 {
-                    slot.insert((v, name));
-                }
-            }
+        let (prefix, Some(numbers)) = (&name[..i], Numbers::parse(&name[i + 1..])) else { continue };
+        match best.iter_mut().find(|(p, _, _)| *p == prefix) {
+            None => best.push((prefix, numbers, name)),
+            Some(slot) if numbers.get() > slot.1.get() => *slot = (prefix, numbers, name),
+            Some(_) => {}
         }
     }
-    best.into_values().map(|(_, n)| n.to_string()).collect()
+    best.sort_unstable_by_key(|&(prefix, _, _)| prefix);
+    best.into_iter().map(|(_, _, name)| name.to_string()).collect()
+}
+
+/// Up to eight dotted numbers (`3.4.33`) without a heap list; compared as [`version_numbers`]
+/// lists are, through [`Numbers::get`].
+#[derive(Clone, Copy)]
+struct Numbers([u32; 8], usize);
+
+impl Numbers {
+    fn parse(s: &str) -> Option<Numbers> {
+        let mut numbers = Numbers([0; 8], 0);
+        for part in s.split('.') {
+            *numbers.0.get_mut(numbers.1)? = part.parse().ok()?;
+            numbers.1 += 1;
+        }
+        Some(numbers)
+    }
+
+    fn get(&self) -> &[u32] {
+        &self.0[..self.1]
+    }
 }
 
 /// `GLIBCXX_3.4.29..3.4.33, CXXABI_1.3.13`: per prefix the lowest and highest of a set of version
@@ -349,6 +368,23 @@ mod tests {
         );
         assert_eq!((v.chosen, v.rule), (Side::Runtime, Rule::FileName));
         assert!(v.reason.contains("neither version set"), "{}", v.reason);
+    }
+
+    #[test]
+    fn newest_version_of_each_prefix_by_number() {
+        let f = facts(&[
+            "GLIBC_2.2.5",
+            "GLIBC_2.34",
+            "GLIBC_2.4",
+            "GLIBC_PRIVATE",
+            "GLIBCXX_3.4.9",
+            "GLIBCXX_3.4.33",
+            "GLIBCXX_3.4",
+            "CXXABI_1.3",
+            "CXXABI_1.3.0",
+            "V_1.2.3.4.5.6.7.8.9",
+        ]);
+        assert_eq!(newest_per_prefix(&f), ["CXXABI_1.3.0", "GLIBC_2.34", "GLIBCXX_3.4.33"]);
     }
 
     #[test]

@@ -351,7 +351,7 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
     };
     // One thread per ABI: the ABIs share no decision, only caches.
     let parts: Vec<(Plan, Layout)> = threads::map_in_order(&abis, |&abi| plan_abi(abi));
-    let mut layout = Layout::default();
+    let mut layout: Option<Layout> = None;
     for (part, part_layout) in parts {
         plan.libraries.extend(part.libraries);
         plan.drivers.extend(part.drivers);
@@ -361,9 +361,12 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
                 plan.issues.push(issue);
             }
         }
-        layout.merge(part_layout, &mut plan);
+        match &mut layout {
+            None => layout = Some(part_layout),
+            Some(layout) => layout.merge(part_layout, &mut plan),
+        }
     }
-    layout.finish(&mut plan);
+    layout.unwrap_or_default().finish(&mut plan);
     Ok(plan)
 }
 

@@ -272,7 +272,12 @@ impl<'s> Resolver<'s> {
         if let Some(known) = self.path_facts.get(path) {
             return known;
         }
-        let read = self.keyed_facts_uncached(path);
+        // A link's facts are its target's: asked for under another name (Mesa's drivers are a
+        // dozen links to one file), the target is not opened again.
+        let read = match self.sysroot.canonicalize(path) {
+            Ok(real) if real != path => self.keyed_facts(&real),
+            _ => self.keyed_facts_uncached(path),
+        };
         self.path_facts.insert(path.to_string(), read)
     }
 

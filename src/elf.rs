@@ -528,7 +528,7 @@ fn parse_class<H: FileHeader<Endian = Endianness>>(r: &mut Reader) -> Result<Elf
 
     // The entries up to DT_NULL; strings come after, as DT_STRTAB may follow the tags naming them.
     let entry = std::mem::size_of::<H::Dyn>() as u64;
-    let mut entries: Vec<(elf::DynamicTag, u64)> = Vec::new();
+    let mut entries: Vec<(elf::DynamicTag, u64)> = Vec::with_capacity(64);
     for i in 0..dyn_size / entry {
         let d: H::Dyn =
             r.read(dyn_offset + i * entry).map_err(|m| m.or("PT_DYNAMIC lies outside the file"))?;
@@ -607,12 +607,13 @@ fn read_verdefs(
     let mut offset = loads
         .offset(addr)
         .ok_or_else(|| ElfError(format!("DT_VERDEF address {addr:#x} is not in any PT_LOAD segment")))?;
-    let mut out = Vec::new();
+    // Sized from the count the file gives, up to a bound: a hostile count must not reserve much.
+    let mut out = Vec::with_capacity(record_limit(r, count, 20).min(1024) as usize);
     for _ in 0..record_limit(r, count, 20) {
         let vd: elf::Verdef<Endianness> =
             r.read(offset).map_err(|m| m.or("version definition lies outside the file"))?;
         let flags = vd.vd_flags.get(endian).0;
-        let mut names = Vec::new();
+        let mut names = Vec::with_capacity(usize::from(vd.vd_cnt.get(endian)).min(8));
         let mut aux = offset.checked_add(u64::from(vd.vd_aux.get(endian)));
         for _ in 0..vd.vd_cnt.get(endian) {
             let Some(at) = aux else { break };
@@ -655,11 +656,11 @@ fn read_verneeds(
     let mut offset = loads
         .offset(addr)
         .ok_or_else(|| ElfError(format!("DT_VERNEED address {addr:#x} is not in any PT_LOAD segment")))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(record_limit(r, count, 16).min(64) as usize);
     for _ in 0..record_limit(r, count, 16) {
         let vn: elf::Verneed<Endianness> =
             r.read(offset).map_err(|m| m.or("version need lies outside the file"))?;
-        let mut versions = Vec::new();
+        let mut versions = Vec::with_capacity(usize::from(vn.vn_cnt.get(endian)).min(64));
         let mut aux = offset.checked_add(u64::from(vn.vn_aux.get(endian)));
         for _ in 0..vn.vn_cnt.get(endian) {
             let Some(at) = aux else { break };

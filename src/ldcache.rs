@@ -119,7 +119,12 @@ impl LdCache {
 
     /// The path the loader takes from the cache for `name`, given which flags the ABI accepts
     /// and the active glibc-hwcaps subdirectories (best first).
-    pub fn lookup(&self, name: &str, accepts: impl Fn(i32) -> bool, hwcaps: &[&str]) -> Option<&CacheEntry> {
+    pub fn lookup(
+        &self,
+        name: &str,
+        accepts: impl Fn(i32) -> bool,
+        hwcaps: &[String],
+    ) -> Option<&CacheEntry> {
         let mut best: Option<(usize, &CacheEntry)> = None;
         for &i in self.index.get(name)? {
             let e = &self.entries[i];
@@ -303,12 +308,12 @@ mod tests {
         let x86_64 = |f| f == 0x0303;
         let i386 = |f| f == 1 || f == 3;
         assert_eq!(
-            c.lookup("libfoo.so.1", x86_64, &["x86-64-v3", "x86-64-v2"]).unwrap().value,
+            c.lookup("libfoo.so.1", x86_64, &["x86-64-v3".into(), "x86-64-v2".into()]).unwrap().value,
             "/v3/libfoo.so.1"
         );
-        assert_eq!(c.lookup("libfoo.so.1", x86_64, &["x86-64-v2"]).unwrap().value, "/v2/libfoo.so.1");
+        assert_eq!(c.lookup("libfoo.so.1", x86_64, &["x86-64-v2".into()]).unwrap().value, "/v2/libfoo.so.1");
         assert_eq!(c.lookup("libfoo.so.1", x86_64, &[]).unwrap().value, "/lib/libfoo.so.1");
-        assert_eq!(c.lookup("libfoo.so.1", i386, &["x86-64-v3"]).unwrap().value, "/lib32/libfoo.so.1");
+        assert_eq!(c.lookup("libfoo.so.1", i386, &["x86-64-v3".into()]).unwrap().value, "/lib32/libfoo.so.1");
         assert!(c.lookup("libbar.so.1", x86_64, &[]).is_none());
     }
 

@@ -871,9 +871,8 @@ impl<'s> Resolver<'s> {
             return found;
         }
         let nodeflib = req.nodeflib();
-        let hwcaps: Vec<&str> = ctx.glibc_hwcaps.iter().map(String::as_str).collect();
         let cached = ctx.cache.as_ref().and_then(|c| {
-            c.lookup(name, |f| ctx.abi.accepts_cache_flags(f), &hwcaps).map(|e| e.value.clone())
+            c.lookup(name, |f| ctx.abi.accepts_cache_flags(f), &ctx.glibc_hwcaps).map(|e| e.value.clone())
         });
         if let Some(path) = cached {
             let in_system_dir = ctx

@@ -101,14 +101,15 @@ pub struct DriverEntry {
     pub reason: String,
 }
 
-/// A mount, in OCI spelling.
+/// A mount, in OCI spelling. A plan has hundreds: the type and options, always among a few, are
+/// not copied into each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mount {
     pub source: String,
     pub destination: String,
     #[serde(rename = "type")]
-    pub kind: String,
-    pub options: Vec<String>,
+    pub kind: &'static str,
+    pub options: &'static [&'static str],
 }
 
 /// A symbolic link created in the container.
@@ -287,8 +288,8 @@ pub fn build_with_facts(options: &PlanOptions, facts: &FactsCache) -> Result<Pla
         mounts: vec![Mount {
             source: "tmpfs".into(),
             destination: OVERRIDES.into(),
-            kind: "tmpfs".into(),
-            options: vec!["nosuid".into(), "nodev".into(), "mode=755".into()],
+            kind: "tmpfs",
+            options: &["nosuid", "nodev", "mode=755"],
         }],
         symlinks: Vec::new(),
         env: BTreeMap::new(),
@@ -446,7 +447,7 @@ impl Layout {
 }
 
 fn ro_bind(source: String, destination: String) -> Mount {
-    Mount { source, destination, kind: "bind".into(), options: vec!["ro".into(), "rbind".into()] }
+    Mount { source, destination, kind: "bind", options: &["ro", "rbind"] }
 }
 
 /// Vendor libraries that must match the host's kernel driver and each other: always the host's.

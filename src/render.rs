@@ -137,7 +137,7 @@ pub fn bwrap_args(plan: &Plan) -> Vec<String> {
     for m in &plan.mounts {
         if m.kind == "tmpfs" {
             args.extend(["--tmpfs".to_string(), m.destination.clone()]);
-        } else if m.options.iter().any(|o| o == "ro") {
+        } else if m.options.contains(&"ro") {
             args.extend(["--ro-bind".to_string(), m.source.clone(), m.destination.clone()]);
         } else {
             args.extend(["--bind".to_string(), m.source.clone(), m.destination.clone()]);
@@ -172,10 +172,10 @@ fn env_list(plan: &Plan) -> Vec<String> {
 }
 
 /// A mount's options with the hardening every bind gets in a container spec, plus `extra`.
-fn spec_options(m: &crate::plan::Mount, extra: &[&str]) -> Vec<String> {
-    let mut options = m.options.clone();
+fn spec_options<'a>(m: &crate::plan::Mount, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut options = m.options.to_vec();
     if m.kind == "bind" {
-        options.extend(["nosuid", "nodev"].iter().chain(extra).map(|o| o.to_string()));
+        options.extend(["nosuid", "nodev"].iter().chain(extra));
     }
     options
 }
@@ -289,14 +289,14 @@ mod tests {
                 Mount {
                     source: "tmpfs".into(),
                     destination: "/overrides".into(),
-                    kind: "tmpfs".into(),
-                    options: vec![],
+                    kind: "tmpfs",
+                    options: &[],
                 },
                 Mount {
                     source: "/usr/lib/x/libz.so.1.3".into(),
                     destination: "/overrides/lib/x/libz.so.1".into(),
-                    kind: "bind".into(),
-                    options: vec!["ro".into()],
+                    kind: "bind",
+                    options: &["ro"],
                 },
             ],
             symlinks: vec![],

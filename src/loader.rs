@@ -275,7 +275,13 @@ impl<'s> Resolver<'s> {
         // A link's facts are its target's: asked for under another name (Mesa's drivers are a
         // dozen links to one file), the target is not opened again.
         let read = match self.sysroot.canonicalize(path) {
-            Ok(real) if real != path => self.keyed_facts(&real),
+            Ok(real) if real != path => match self.path_facts.get(&real) {
+                Some(known) => known,
+                None => {
+                    let read = self.keyed_facts_uncached(&real);
+                    self.path_facts.insert(real, read)
+                }
+            },
             _ => self.keyed_facts_uncached(path),
         };
         self.path_facts.insert(path.to_string(), read)
